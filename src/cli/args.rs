@@ -1,0 +1,167 @@
+//! The command line's shape.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use rust_decimal::Decimal;
+
+use crate::config::DatabaseSource;
+
+/// CareService: a schema-per-tenant marketplace backend.
+#[derive(Debug, Parser)]
+#[command(name = "careservice", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// PostgreSQL to use; without it, a private cluster in the data directory.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Where the private cluster lives when DATABASE_URL is not set.
+    #[arg(long, env = "CARESERVICE_DATA_DIR", default_value = "./.careservice", global = true)]
+    pub data_dir: PathBuf,
+    /// Territories are SLUG.BASE_DOMAIN, the HQ console hq.BASE_DOMAIN.
+    #[arg(long, env = "CARESERVICE_BASE_DOMAIN", default_value = "localhost", global = true)]
+    pub base_domain: String,
+}
+
+impl GlobalArgs {
+    /// Where the database is.
+    pub fn database_source(&self) -> DatabaseSource {
+        match &self.database_url {
+            Some(url) if !url.is_empty() => DatabaseSource::Url(url.clone()),
+            _ => DatabaseSource::Embedded { data_dir: self.data_dir.clone() },
+        }
+    }
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API (migrating first), until SIGINT or SIGTERM.
+    Serve(ServeArgs),
+    /// Apply hq migrations, then bring every territory to the latest tenant version.
+    Migrate,
+    /// Onboard and manage territories.
+    #[command(subcommand)]
+    Territory(TerritoryCommand),
+}
+
+/// `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CARESERVICE_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Comma-separated IPs or CIDR networks whose X-Forwarded-* headers are believed.
+    #[arg(long, env = "CARESERVICE_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "CARESERVICE_WORKERS")]
+    pub workers: Option<usize>,
+    /// Database connections at most.
+    #[arg(long, env = "CARESERVICE_POOL_SIZE", default_value_t = 16)]
+    pub pool_size: usize,
+}
+
+/// `territory ...`.
+#[derive(Debug, Subcommand)]
+pub enum TerritoryCommand {
+    /// Onboard a territory in one transaction.
+    Create(CreateArgs),
+    /// Onboard every row of a CSV file (slug,name,timezone,locale,franchise_rate,hq_rate); rows already onboarded are skipped.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List territories.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one territory with its contracts and domains.
+    Show {
+        slug: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Close a territory's portal for now.
+    Suspend { slug: String },
+    /// Reopen a suspended territory.
+    Resume { slug: String },
+    /// Stop serving a territory for good; its data is kept.
+    Archive { slug: String },
+    /// Delete an archived territory's schema, role and registry rows.
+    Drop {
+        slug: String,
+        /// Confirms that the data goes.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Bring tenant schemas to the latest version.
+    Migrate(MigrateArgs),
+    /// Report tenant schemas whose structure differs from a fresh one.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `territory create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Lowercase DNS label, 2-40 characters: the subdomain.
+    pub slug: String,
+    /// Display name.
+    #[arg(long)]
+    pub name: String,
+    /// IANA time zone.
+    #[arg(long, default_value = "Europe/Amsterdam")]
+    pub timezone: String,
+    /// Locale.
+    #[arg(long, default_value = "nl-NL")]
+    pub locale: String,
+    /// The franchisee's share, as a fraction (0.14 is 14%).
+    #[arg(long, requires = "hq_rate")]
+    pub franchise_rate: Option<Decimal>,
+    /// HQ's share, as a fraction.
+    #[arg(long, requires = "franchise_rate")]
+    pub hq_rate: Option<Decimal>,
+    /// The contract's first day (default: today).
+    #[arg(long)]
+    pub contract_from: Option<chrono::NaiveDate>,
+    /// A custom domain that also serves this territory (repeatable).
+    #[arg(long = "domain")]
+    pub domains: Vec<String>,
+    /// Print the territory as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `territory migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Only this territory.
+    #[arg(conflicts_with = "all", required_unless_present = "all")]
+    pub slug: Option<String>,
+    /// Every territory.
+    #[arg(long)]
+    pub all: bool,
+    /// Territories migrated at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+    /// How long one territory waits for a lock before it fails, in milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    pub lock_timeout_ms: u64,
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,44 @@
+//! The command line: `serve`, `migrate` and `territory ...`.
+
+mod args;
+mod serve;
+mod territory;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::{Cli, Command, GlobalArgs};
+
+/// Exit code of `territory create` when the territory already exists, so that
+/// onboarding scripts can skip it.
+pub const EXIT_ALREADY_EXISTS: u8 = 3;
+
+/// Parses the command line, runs the command and turns its outcome into an
+/// exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::telemetry::init(if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" });
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve::serve(&cli.global, &args).await,
+        Command::Migrate => territory::migrate_everything(&cli.global).await,
+        Command::Territory(command) => territory::run(&cli.global, command).await,
+    }
+}

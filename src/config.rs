@@ -1,0 +1,76 @@
+//! Configuration, from the environment and the command line (12-factor), with
+//! defaults that run on one laptop.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use ipnet::IpNet;
+
+use crate::tenancy::connection::PoolSettings;
+use crate::tenancy::resolver::CacheSettings;
+
+/// Where the database is.
+#[derive(Debug, Clone)]
+pub enum DatabaseSource {
+    /// `DATABASE_URL`: use that server, never start one.
+    Url(String),
+    /// The private cluster in the data directory, started on demand.
+    Embedded { data_dir: PathBuf },
+}
+
+/// Settings of the HTTP server.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Address to listen on; port 0 picks a free port (tests).
+    pub bind: SocketAddr,
+    /// Territories are `SLUG.BASE_DOMAIN`; HQ is `hq.BASE_DOMAIN`.
+    pub base_domain: String,
+    /// Proxies whose X-Forwarded-Host (and, later, X-Forwarded-For) is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// HTTP worker threads.
+    pub workers: usize,
+    /// Database pool.
+    pub pool: PoolSettings,
+    /// Host cache.
+    pub cache: CacheSettings,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            base_domain: "localhost".to_owned(),
+            trusted_proxies: Vec::new(),
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            pool: PoolSettings::default(),
+            cache: CacheSettings::default(),
+        }
+    }
+}
+
+/// Parses a comma-separated list of IP addresses and CIDR networks.
+pub fn parse_trusted_proxies(raw: &str) -> Result<Vec<IpNet>, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("{item:?} is not an IP address or CIDR network"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_networks() {
+        let nets = parse_trusted_proxies("127.0.0.1, 10.0.0.0/8,::1").unwrap();
+        assert_eq!(nets.len(), 3);
+        assert!(nets[1].contains(&"10.1.2.3".parse::<std::net::IpAddr>().unwrap()));
+        assert!(parse_trusted_proxies("10.0.0.0/33").is_err());
+        assert!(parse_trusted_proxies("proxy.local").is_err());
+    }
+}

@@ -1,0 +1,36 @@
+//! `GET /healthz` (the process is up) and `GET /readyz` (the database answers).
+
+use std::time::Duration;
+
+use actix_web::{HttpResponse, get, web};
+use diesel_async::RunQueryDsl;
+use serde_json::json;
+
+use super::ApiError;
+use crate::tenancy::TenancyPool;
+
+/// Registers the health routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(healthz).service(readyz);
+}
+
+/// The process is up.
+#[get("/healthz")]
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+/// The database answers a query within two seconds.
+#[get("/readyz")]
+async fn readyz(pool: web::Data<TenancyPool>) -> Result<HttpResponse, ApiError> {
+    let check = async {
+        let mut conn = pool.hq().await?;
+        diesel::sql_query("SELECT 1").execute(&mut conn).await?;
+        Ok::<_, ApiError>(())
+    };
+    match tokio::time::timeout(Duration::from_secs(2), check).await {
+        Ok(Ok(())) => Ok(HttpResponse::Ok().json(json!({ "status": "ready" }))),
+        Ok(Err(error)) => Err(error),
+        Err(_) => Err(ApiError::unavailable("the database did not answer within 2 seconds")),
+    }
+}

@@ -1,0 +1,15 @@
+//! CareService: the backend of a franchised home-care and home-services marketplace.
+//!
+//! Every territory lives in a PostgreSQL schema of its own, reached through its
+//! subdomain; schema `hq` holds what crosses territories. Start at
+//! [`startup::Application`] for the server and at [`tenancy`] for the contract
+//! that keeps territories apart.
+
+pub mod cli;
+pub mod config;
+pub mod database;
+pub mod http;
+pub mod schema;
+pub mod startup;
+pub mod telemetry;
+pub mod tenancy;

@@ -1,0 +1,169 @@
+//! Host -> territory, cached in process.
+//!
+//! A warm request resolves its territory with no query. Unknown hosts are
+//! cached too, briefly, so random Host headers cannot each become a query.
+//! Every server instance forgets its cache when hq's registry changes (see
+//! [`super::notify`]); a positive entry also expires, as a safety net should a
+//! notification be lost.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use moka::Expiry;
+use moka::future::Cache;
+
+use super::connection::{ConnectionFailure, TenancyPool};
+use super::model::Territory;
+use super::slug::TerritorySlug;
+use super::store;
+
+/// What a request's host names.
+#[derive(Debug, Clone)]
+pub enum HostTarget {
+    /// `hq.BASE_DOMAIN`: the HQ console.
+    Hq,
+    /// A territory portal.
+    Territory(Arc<Territory>),
+}
+
+/// Why a host names nothing we serve.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("the request has no Host header")]
+    MissingHost,
+    #[error("{0:?} is not a valid host name")]
+    MalformedHost(String),
+    #[error("no territory is served at {0:?}")]
+    UnknownHost(String),
+    #[error(transparent)]
+    Database(#[from] Arc<ResolveFailure>),
+}
+
+/// A lookup that could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveFailure {
+    #[error(transparent)]
+    Connection(#[from] ConnectionFailure),
+    #[error("territory lookup failed: {0}")]
+    Query(#[from] diesel::result::Error),
+}
+
+/// Cache lifetimes.
+#[derive(Debug, Clone)]
+pub struct CacheSettings {
+    /// How long a known host stays cached without a change notification.
+    pub known_ttl: Duration,
+    /// How long an unknown host is remembered as unknown.
+    pub unknown_ttl: Duration,
+    /// Most hosts remembered.
+    pub capacity: u64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self { known_ttl: Duration::from_secs(300), unknown_ttl: Duration::from_secs(5), capacity: 100_000 }
+    }
+}
+
+type Cached = Option<Arc<Territory>>;
+
+struct HostExpiry {
+    known_ttl: Duration,
+    unknown_ttl: Duration,
+}
+
+impl Expiry<String, Cached> for HostExpiry {
+    fn expire_after_create(&self, _host: &String, value: &Cached, _now: Instant) -> Option<Duration> {
+        Some(if value.is_some() { self.known_ttl } else { self.unknown_ttl })
+    }
+}
+
+/// Resolves hosts to territories through the cache.
+pub struct TerritoryResolver {
+    base_domain: String,
+    hq_host: String,
+    cache: Cache<String, Cached>,
+    pool: TenancyPool,
+}
+
+impl TerritoryResolver {
+    /// A resolver for hosts under `base_domain`.
+    pub fn new(base_domain: &str, pool: TenancyPool, settings: &CacheSettings) -> Self {
+        let base_domain = base_domain.trim_end_matches('.').to_ascii_lowercase();
+        let cache = Cache::builder()
+            .max_capacity(settings.capacity)
+            .expire_after(HostExpiry { known_ttl: settings.known_ttl, unknown_ttl: settings.unknown_ttl })
+            .build();
+        Self { hq_host: format!("hq.{base_domain}"), base_domain, cache, pool }
+    }
+
+    /// What `raw_host` (a Host header value, port and case ignored) names.
+    pub async fn resolve(&self, raw_host: Option<&str>) -> Result<HostTarget, ResolveError> {
+        let host = normalize_host(raw_host.ok_or(ResolveError::MissingHost)?)?;
+        if host == self.hq_host {
+            return Ok(HostTarget::Hq);
+        }
+        let found = self
+            .cache
+            .try_get_with_by_ref(&host, self.lookup(&host))
+            .await
+            .map_err(ResolveError::Database)?;
+        found.map(HostTarget::Territory).ok_or(ResolveError::UnknownHost(host))
+    }
+
+    /// Forgets every cached host (the registry changed).
+    pub fn invalidate_all(&self) {
+        self.cache.invalidate_all();
+    }
+
+    async fn lookup(&self, host: &str) -> Result<Cached, ResolveFailure> {
+        let slug = host
+            .strip_suffix(&self.base_domain)
+            .and_then(|rest| rest.strip_suffix('.'))
+            .map(|label| TerritorySlug::parse(label).ok());
+        let mut conn = self.pool.hq().await?;
+        let found = match slug {
+            // A label under the base domain that no slug can be: nothing there.
+            Some(None) => None,
+            Some(Some(slug)) => store::find_by_slug(&mut conn, slug.as_str()).await?,
+            None => store::find_by_domain(&mut conn, host).await?,
+        };
+        Ok(found.map(Arc::new))
+    }
+}
+
+/// Lowercases, drops the port and a trailing dot, and checks what is left is
+/// a host name.
+pub fn normalize_host(raw: &str) -> Result<String, ResolveError> {
+    let malformed = || ResolveError::MalformedHost(raw.chars().take(100).collect());
+    let without_port = match raw.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()) => host,
+        Some(_) => return Err(malformed()),
+        None => raw,
+    };
+    let host = without_port.trim_end_matches('.').to_ascii_lowercase();
+    let valid = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            (1..=63).contains(&label.len()) && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if valid { Ok(host) } else { Err(malformed()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_lose_port_case_and_trailing_dot() {
+        assert_eq!(normalize_host("Amsterdam.LOCALHOST:8080").unwrap(), "amsterdam.localhost");
+        assert_eq!(normalize_host("amsterdam.localhost.").unwrap(), "amsterdam.localhost");
+    }
+
+    #[test]
+    fn malformed_hosts_are_refused() {
+        for bad in ["", ":80", "ams terdam.localhost", "a..b", "host:port", "[::1]:80", "a/b", &"a".repeat(64)] {
+            assert!(matches!(normalize_host(bad), Err(ResolveError::MalformedHost(_))), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Queries on the territory registry in hq.
+
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::model::{Contract, Territory, TerritoryRow, TerritoryStatus};
+use crate::schema::{territories, territory_contracts, territory_domains};
+
+/// The territory with this slug, whatever its status.
+pub async fn find_by_slug(conn: &mut AsyncPgConnection, slug: &str) -> QueryResult<Option<Territory>> {
+    territories::table
+        .filter(territories::slug.eq(slug))
+        .select(TerritoryRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+        .map(|row| row.map(Territory::from))
+}
+
+/// The territory a custom domain belongs to.
+pub async fn find_by_domain(conn: &mut AsyncPgConnection, host: &str) -> QueryResult<Option<Territory>> {
+    territory_domains::table
+        .inner_join(territories::table)
+        .filter(territory_domains::host.eq(host))
+        .select(TerritoryRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+        .map(|row| row.map(Territory::from))
+}
+
+/// Every territory, by slug.
+pub async fn list(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Territory>> {
+    let rows = territories::table
+        .order(territories::slug)
+        .select(TerritoryRow::as_select())
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().map(Territory::from).collect())
+}
+
+/// A territory's contracts, oldest first.
+pub async fn contracts(conn: &mut AsyncPgConnection, territory_id: i64) -> QueryResult<Vec<Contract>> {
+    territory_contracts::table
+        .filter(territory_contracts::territory_id.eq(territory_id))
+        .order(territory_contracts::effective_from)
+        .select(Contract::as_select())
+        .load(conn)
+        .await
+}
+
+/// A territory's custom domains.
+pub async fn domains(conn: &mut AsyncPgConnection, territory_id: i64) -> QueryResult<Vec<String>> {
+    territory_domains::table
+        .filter(territory_domains::territory_id.eq(territory_id))
+        .order(territory_domains::host)
+        .select(territory_domains::host)
+        .load(conn)
+        .await
+}
+
+/// Moves a territory to `to` if it is in one of `from`; returns whether it moved.
+pub async fn change_status(
+    conn: &mut AsyncPgConnection,
+    territory_id: i64,
+    from: &[TerritoryStatus],
+    to: TerritoryStatus,
+) -> QueryResult<bool> {
+    let from: Vec<&str> = from.iter().map(|status| status.as_str()).collect();
+    let changed = diesel::update(territories::table)
+        .filter(territories::id.eq(territory_id))
+        .filter(territories::status.eq_any(from))
+        .set((territories::status.eq(to.as_str()), territories::updated_at.eq(Utc::now())))
+        .execute(conn)
+        .await?;
+    Ok(changed == 1)
+}
