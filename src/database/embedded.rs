@@ -105,12 +105,31 @@ impl EmbeddedCluster {
             ))
             .await?;
         let exists = client.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&APP_DATABASE]).await?;
-        if exists.is_none() {
-            client.batch_execute(&format!("CREATE DATABASE {APP_DATABASE} OWNER {APP_ROLE}")).await?;
-        }
         drop(client);
         driver.abort();
+        if exists.is_none() {
+            self.create_app_database().await?;
+        }
         Ok(socket_url(&self.socket_dir, SOCKET_PORT, APP_ROLE, APP_DATABASE))
+    }
+
+    /// Creates the application's database. Its role is NOINHERIT, so it does
+    /// not inherit pg_database_owner's rights on schema public, where diesel
+    /// keeps its migration table: it gets them directly.
+    async fn create_app_database(&self) -> anyhow::Result<()> {
+        let admin_url = socket_url(&self.socket_dir, SOCKET_PORT, SUPERUSER, "postgres");
+        let (client, connection) = tokio_postgres::connect(&admin_url, NoTls).await?;
+        let driver = tokio::spawn(connection);
+        client.batch_execute(&format!("CREATE DATABASE {APP_DATABASE} OWNER {APP_ROLE}")).await?;
+        drop(client);
+        driver.abort();
+        let app_url = socket_url(&self.socket_dir, SOCKET_PORT, SUPERUSER, APP_DATABASE);
+        let (client, connection) = tokio_postgres::connect(&app_url, NoTls).await?;
+        let driver = tokio::spawn(connection);
+        client.batch_execute(&format!("GRANT USAGE, CREATE ON SCHEMA public TO {APP_ROLE}")).await?;
+        drop(client);
+        driver.abort();
+        Ok(())
     }
 
     /// Stops the cluster, letting running queries finish quickly.

@@ -46,8 +46,14 @@ pub async fn contracts(conn: &mut AsyncPgConnection, territory_id: i64) -> Query
         .filter(territory_contracts::territory_id.eq(territory_id))
         .order(territory_contracts::effective_from)
         .select(Contract::as_select())
-        .load(conn)
+        .load::<Contract>(conn)
         .await
+        .map(|contracts| {
+            contracts
+                .into_iter()
+                .map(|c| Contract { franchise_rate: c.franchise_rate.normalize(), hq_rate: c.hq_rate.normalize(), ..c })
+                .collect()
+        })
 }
 
 /// A territory's custom domains.

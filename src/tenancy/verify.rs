@@ -9,7 +9,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncC
 use scoped_futures::ScopedFutureExt;
 use serde::Serialize;
 
-use super::connection::{TenancyPool, set_config};
+use super::connection::{OWNER_ROLE, TenancyPool, set_config};
 use super::migrate::{MigrateError, apply_steps};
 use super::sql::quote_ident;
 use super::store;
@@ -43,7 +43,7 @@ SELECT n.nspname::text AS schema,
          || ' ' || format_type(a.atttypid, a.atttypmod)
          || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
          || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '')
-         || CASE WHEN a.attidentity <> '' THEN ' identity ' || a.attidentity ELSE '' END AS item
+         || CASE WHEN a.attidentity::text <> '' THEN ' identity ' || a.attidentity::text ELSE '' END AS item
   FROM pg_attribute a
   JOIN pg_class c ON c.oid = a.attrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -51,7 +51,7 @@ SELECT n.nspname::text AS schema,
  WHERE n.nspname = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped
    AND c.relkind IN ('r', 'p', 'v', 'm')
 UNION ALL
-SELECT n.nspname::text, 'relation ' || c.relname || ' ' || c.relkind
+SELECT n.nspname::text, 'relation ' || c.relname || ' ' || c.relkind::text
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
 UNION ALL
@@ -112,8 +112,17 @@ async fn reference_structure(
     let outcome = conn
         .transaction::<(), MigrateError, _>(|conn| {
             async move {
-                conn.batch_execute(&format!("CREATE SCHEMA {}", quote_ident(schema_ref))).await?;
-                diesel::select(set_config("search_path", &quote_ident(schema_ref), true)).execute(conn).await?;
+                // Schemas are created by the login role (it owns the database)
+                // for the owner role, which then fills them.
+                diesel::select(set_config("role", "none", true)).execute(conn).await?;
+                conn.batch_execute(&format!("CREATE SCHEMA {} AUTHORIZATION {OWNER_ROLE}", quote_ident(schema_ref)))
+                    .await?;
+                diesel::select((
+                    set_config("role", OWNER_ROLE, true),
+                    set_config("search_path", &quote_ident(schema_ref), true),
+                ))
+                .execute(conn)
+                .await?;
                 apply_steps(conn, steps.up_to(version)).await?;
                 let mut found = structure(conn, std::slice::from_ref(schema_ref)).await?;
                 *reference_ref = found.remove(schema_ref).unwrap_or_default();
