@@ -1,0 +1,223 @@
+//! Tenancy benchmarks (run by `scripts/bench-tenancy`): onboarding time,
+//! no-op and real tenant migrations over 1,000 territories, and the overhead of
+//! the territory-bound connection as ratios to a plain pooled connection
+//! measured in the same run. Needs BENCH_DATABASE_URL (a superuser).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use careservice::database::migrations::migrate_hq;
+use careservice::schema::tenant::settings;
+use careservice::tenancy::connection::PoolSettings;
+use careservice::tenancy::migrate::{MigrateOptions, migrate_all};
+use careservice::tenancy::model::ContractRates;
+use careservice::tenancy::provision::{NewTerritory, provision};
+use careservice::tenancy::settings::{Locale, TimeZone};
+use careservice::tenancy::templates::Steps;
+use careservice::tenancy::{TenancyPool, Territory, TerritorySlug};
+use diesel::prelude::*;
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+
+const TERRITORIES: usize = 1000;
+const FIRST: usize = 200;
+const CONCURRENCY: usize = 8;
+const WINDOW: Duration = Duration::from_secs(4);
+
+fn url_with(base: &str, database: &str, user: &str, extra: &str) -> String {
+    let (prefix, query) = base.split_once('?').unwrap_or((base, ""));
+    let server = prefix.rsplit_once('/').map_or(prefix, |(server, _)| server);
+    let query: Vec<&str> = query.split('&').filter(|p| !p.starts_with("user=") && !p.is_empty()).collect();
+    format!("{server}/{database}?{}&user={user}{extra}", query.join("&"))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let admin = std::env::var("BENCH_DATABASE_URL")?;
+    let mut root = AsyncPgConnection::establish(&url_with(&admin, "postgres", "postgres", "")).await?;
+    root.batch_execute("DROP DATABASE IF EXISTS careservice_bench").await?;
+    root.batch_execute(
+        "DO $$ BEGIN
+           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cs_bench') THEN
+             CREATE ROLE cs_bench LOGIN NOINHERIT CREATEROLE;
+           END IF;
+         END $$;",
+    )
+    .await?;
+    root.batch_execute("CREATE DATABASE careservice_bench OWNER cs_bench").await?;
+    AsyncPgConnection::establish(&url_with(&admin, "careservice_bench", "postgres", ""))
+        .await?
+        .batch_execute("GRANT USAGE, CREATE ON SCHEMA public TO cs_bench")
+        .await?;
+    let url = url_with(&admin, "careservice_bench", "cs_bench", "");
+    migrate_hq(&url).await?;
+    let pool = TenancyPool::new(&url, &PoolSettings { max_size: CONCURRENCY, ..PoolSettings::default() })?;
+    let steps = Steps::embedded()?;
+
+    // 1. Onboarding.
+    let mut territories = Vec::with_capacity(TERRITORIES);
+    let mut timings = Vec::with_capacity(TERRITORIES);
+    let started = Instant::now();
+    for index in 0..TERRITORIES {
+        let new = NewTerritory {
+            slug: TerritorySlug::parse(&format!("bench-{index:04}"))?,
+            name: format!("Bench {index}"),
+            time_zone: TimeZone::default(),
+            locale: Locale::default(),
+            rates: ContractRates::standard(),
+            contract_from: chrono::Utc::now().date_naive(),
+            domains: Vec::new(),
+        };
+        let one = Instant::now();
+        territories.push(provision(&pool, &steps, &new, None).await?);
+        timings.push(one.elapsed());
+    }
+    let total = started.elapsed();
+    let mut first: Vec<_> = timings[..FIRST].to_vec();
+    first.sort();
+    let mut all = timings.clone();
+    all.sort();
+    println!("onboarding, first {FIRST}: p50 {:.1} ms, p95 {:.1} ms (goal p95 <= 250 ms)", ms(percentile(&first, 0.5)), ms(percentile(&first, 0.95)));
+    println!(
+        "onboarding, all {TERRITORIES}: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms, total {:.1} s",
+        ms(percentile(&all, 0.5)),
+        ms(percentile(&all, 0.95)),
+        ms(*all.last().unwrap_or(&Duration::ZERO)),
+        total.as_secs_f64()
+    );
+
+    // 2. No-op migration, as the CLI runs it (process start included).
+    let binary = std::env::var("CARESERVICE_BIN").unwrap_or_else(|_| "target/release/careservice".into());
+    let noop = Instant::now();
+    let output = std::process::Command::new(&binary)
+        .env("DATABASE_URL", &url)
+        .args(["territory", "migrate", "--all"])
+        .output()?;
+    let noop = noop.elapsed();
+    anyhow::ensure!(output.status.success(), "no-op migrate failed: {}", String::from_utf8_lossy(&output.stderr));
+    println!(
+        "no-op `territory migrate --all`, {TERRITORIES} territories: {:.0} ms wall, whole process (goal <= 2000 ms) [{}]",
+        ms(noop),
+        String::from_utf8_lossy(&output.stdout).trim()
+    );
+
+    // 3. A real migration: a column and an index in every territory.
+    let extra = steps.clone().with_extra(
+        "bench_attempts",
+        "ALTER TABLE outbox ADD COLUMN attempts integer NOT NULL DEFAULT 0;
+         CREATE INDEX outbox_attempts ON outbox (attempts);",
+    );
+    let real = Instant::now();
+    let results = migrate_all(&pool, &extra, &MigrateOptions { concurrency: 4, ..MigrateOptions::default() }, |_, _| {}).await?;
+    let real = real.elapsed();
+    let failed = results.iter().filter(|r| r.error.is_some()).count();
+    println!(
+        "real migration (add column + index), {} territories, concurrency 4: {:.1} s, {failed} failed (goal <= 60 s)",
+        results.len(),
+        real.as_secs_f64()
+    );
+
+    // 4. Overhead of the territory-bound connection.
+    let plain_url = url_with(&admin, "careservice_bench", "postgres", &format!("&options=-csearch_path%3D{}", territories[0].schema_name));
+    let plain: Pool<AsyncPgConnection> = {
+        let mut config = ManagerConfig::default();
+        config.recycling_method = RecyclingMethod::Fast;
+        let manager = AsyncDieselConnectionManager::new_with_config(plain_url, config);
+        Pool::builder(manager).max_size(CONCURRENCY).build()?
+    };
+    let territories = Arc::new(territories);
+    let mut plain_runs = Vec::new();
+    let mut same_runs = Vec::new();
+    let mut round_runs = Vec::new();
+    let mut naive_runs = Vec::new();
+    for _ in 0..2 {
+        let p = plain.clone();
+        plain_runs.push(run(move |_| { let plain = p.clone(); async move {
+            let mut conn = plain.get().await?;
+            settings::table.select(settings::currency).first::<String>(&mut conn).await?;
+            Ok(())
+        }}).await);
+        let (p, t) = (pool.clone(), Arc::clone(&territories));
+        same_runs.push(run(move |_| { let pool = p.clone(); let t = Arc::clone(&t); async move {
+            let mut conn = pool.territory(&t[0]).await?;
+            settings::table.select(settings::currency).first::<String>(&mut *conn).await?;
+            Ok(())
+        }}).await);
+        let (p, t) = (pool.clone(), Arc::clone(&territories));
+        round_runs.push(run(move |i| { let pool = p.clone(); let t = Arc::clone(&t); async move {
+            let mut conn = pool.territory(&t[i % t.len()]).await?;
+            settings::table.select(settings::currency).first::<String>(&mut *conn).await?;
+            Ok(())
+        }}).await);
+        let (p, t) = (plain.clone(), Arc::clone(&territories));
+        naive_runs.push(run(move |i| { let plain = p.clone(); let t = Arc::clone(&t); async move {
+            let territory: &Territory = &t[i % t.len()];
+            let mut conn = plain.get().await?;
+            naive_query(&mut conn, territory).await
+        }}).await);
+    }
+    let mean = |runs: &[f64]| runs.iter().sum::<f64>() / runs.len() as f64;
+    let base = mean(&plain_runs);
+    println!("tenancy overhead, {CONCURRENCY} concurrent clients, {}s windows x2, one-row read:", WINDOW.as_secs());
+    println!("  plain pooled connection, no binding:     {:>8.0} queries/s", base);
+    println!("  (a) bound, always the same territory:    {:>8.0} queries/s  ratio {:.2} (goal >= 0.9)", mean(&same_runs), mean(&same_runs) / base);
+    println!("  (b) bound, round-robin {TERRITORIES} territories: {:>8.0} queries/s  ratio {:.2} (goal >= 0.5)", mean(&round_runs), mean(&round_runs) / base);
+    println!("  naive BEGIN/SET LOCAL/query/COMMIT, round-robin: {:>8.0} queries/s  ratio {:.2}", mean(&naive_runs), mean(&naive_runs) / base);
+    Ok(())
+}
+
+diesel::define_sql_function! { fn set_config(name: diesel::sql_types::Text, value: diesel::sql_types::Text, is_local: diesel::sql_types::Bool) -> diesel::sql_types::Text; }
+
+/// What the anchors do per request: a transaction with SET LOCAL.
+async fn naive_query(conn: &mut AsyncPgConnection, territory: &Territory) -> anyhow::Result<()> {
+    conn.batch_execute("BEGIN").await?;
+    diesel::select((
+        set_config("search_path", &format!("\"{}\", hq", territory.schema_name), true),
+        set_config("role", &territory.role_name, true),
+    ))
+    .execute(conn)
+    .await?;
+    settings::table.select(settings::currency).first::<String>(conn).await?;
+    conn.batch_execute("COMMIT").await?;
+    Ok(())
+}
+
+/// Queries per second of `query` from CONCURRENCY clients over WINDOW.
+async fn run<F, Fut>(query: F) -> f64
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static + Clone,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let counter = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + WINDOW;
+    let clients: Vec<_> = (0..CONCURRENCY)
+        .map(|_| {
+            let query = query.clone();
+            let counter = Arc::clone(&counter);
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let i = counter.fetch_add(1, Ordering::Relaxed);
+                    if let Err(error) = query(i).await {
+                        eprintln!("query failed: {error}");
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        let _ = client.await;
+    }
+    AtomicUsize::load(&counter, Ordering::Relaxed) as f64 / WINDOW.as_secs_f64()
+}
