@@ -29,8 +29,15 @@ impl Application {
     /// Binds the listener and wires the application on `database_url`.
     pub async fn build(settings: &ServerSettings, database_url: &str) -> anyhow::Result<Self> {
         let pool = TenancyPool::new(database_url, &settings.pool)?;
-        let resolver = Arc::new(TerritoryResolver::new(&settings.base_domain, pool.clone(), &settings.cache));
-        let listener_task = tokio::spawn(listen_for_changes(database_url.to_owned(), Arc::clone(&resolver)));
+        let resolver = Arc::new(TerritoryResolver::new(
+            &settings.base_domain,
+            pool.clone(),
+            &settings.cache,
+        ));
+        let listener_task = tokio::spawn(listen_for_changes(
+            database_url.to_owned(),
+            Arc::clone(&resolver),
+        ));
 
         let listener = TcpListener::bind(settings.bind)?;
         let port = listener.local_addr()?.port();
@@ -56,7 +63,11 @@ impl Application {
         .shutdown_timeout(30)
         .listen(listener)?
         .run();
-        Ok(Self { port, server, listener_task })
+        Ok(Self {
+            port,
+            server,
+            listener_task,
+        })
     }
 
     /// The port the server listens on.

@@ -14,13 +14,19 @@ use crate::tenancy::connection::PoolSettings;
 
 /// Runs the server.
 pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    let trusted_proxies = parse_trusted_proxies(&args.trusted_proxies).map_err(anyhow::Error::msg)?;
+    let trusted_proxies =
+        parse_trusted_proxies(&args.trusted_proxies).map_err(anyhow::Error::msg)?;
     let settings = ServerSettings {
         bind: args.bind,
         base_domain: global.base_domain.to_ascii_lowercase(),
         trusted_proxies,
-        workers: args.workers.unwrap_or_else(|| ServerSettings::default().workers),
-        pool: PoolSettings { max_size: args.pool_size.max(1), ..PoolSettings::default() },
+        workers: args
+            .workers
+            .unwrap_or_else(|| ServerSettings::default().workers),
+        pool: PoolSettings {
+            max_size: args.pool_size.max(1),
+            ..PoolSettings::default()
+        },
         ..ServerSettings::default()
     };
     let database = Database::open(&global.database_source()).await?;
@@ -32,7 +38,10 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<Exit
 async fn serve_on(settings: &ServerSettings, database_url: &str) -> anyhow::Result<ExitCode> {
     let failed = migrate_on(database_url, false).await?;
     if failed > 0 {
-        tracing::warn!(failed, "some territories could not be migrated; they keep their old version");
+        tracing::warn!(
+            failed,
+            "some territories could not be migrated; they keep their old version"
+        );
     }
     let application = Application::build(settings, database_url).await?;
     let handle = application.handle();

@@ -35,7 +35,8 @@ impl EmbeddedCluster {
     /// Finds the PostgreSQL binaries and lays out the cluster's directories.
     pub fn new(data_dir: &Path) -> anyhow::Result<Self> {
         let bin_dir = find_bin_dir().ok_or_else(missing_binaries)?;
-        std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("cannot create {}", data_dir.display()))?;
         let data_dir = data_dir.canonicalize()?;
         let run_as = if nix::unistd::geteuid().is_root() {
             let user = nix::unistd::User::from_name(SUPERUSER)?.ok_or_else(|| {
@@ -75,7 +76,9 @@ impl EmbeddedCluster {
         }
         let log = self.pgdata.join("server.log");
         let log = log.to_string_lossy();
-        let output = self.pg_ctl(&["-l", &log, "-w", "-t", "60", "start"]).await?;
+        let output = self
+            .pg_ctl(&["-l", &log, "-w", "-t", "60", "start"])
+            .await?;
         if !output.status.success() {
             bail!(
                 "the embedded PostgreSQL did not start ({}); see {log}",
@@ -104,13 +107,23 @@ impl EmbeddedCluster {
                  END $$;"
             ))
             .await?;
-        let exists = client.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&APP_DATABASE]).await?;
+        let exists = client
+            .query_opt(
+                "SELECT 1 FROM pg_database WHERE datname = $1",
+                &[&APP_DATABASE],
+            )
+            .await?;
         drop(client);
         driver.abort();
         if exists.is_none() {
             self.create_app_database().await?;
         }
-        Ok(socket_url(&self.socket_dir, SOCKET_PORT, APP_ROLE, APP_DATABASE))
+        Ok(socket_url(
+            &self.socket_dir,
+            SOCKET_PORT,
+            APP_ROLE,
+            APP_DATABASE,
+        ))
     }
 
     /// Creates the application's database. Its role is NOINHERIT, so it does
@@ -120,13 +133,19 @@ impl EmbeddedCluster {
         let admin_url = socket_url(&self.socket_dir, SOCKET_PORT, SUPERUSER, "postgres");
         let (client, connection) = tokio_postgres::connect(&admin_url, NoTls).await?;
         let driver = tokio::spawn(connection);
-        client.batch_execute(&format!("CREATE DATABASE {APP_DATABASE} OWNER {APP_ROLE}")).await?;
+        client
+            .batch_execute(&format!("CREATE DATABASE {APP_DATABASE} OWNER {APP_ROLE}"))
+            .await?;
         drop(client);
         driver.abort();
         let app_url = socket_url(&self.socket_dir, SOCKET_PORT, SUPERUSER, APP_DATABASE);
         let (client, connection) = tokio_postgres::connect(&app_url, NoTls).await?;
         let driver = tokio::spawn(connection);
-        client.batch_execute(&format!("GRANT USAGE, CREATE ON SCHEMA public TO {APP_ROLE}")).await?;
+        client
+            .batch_execute(&format!(
+                "GRANT USAGE, CREATE ON SCHEMA public TO {APP_ROLE}"
+            ))
+            .await?;
         drop(client);
         driver.abort();
         Ok(())
@@ -136,7 +155,10 @@ impl EmbeddedCluster {
     pub async fn stop(&self) -> anyhow::Result<()> {
         let output = self.pg_ctl(&["-m", "fast", "-w", "stop"]).await?;
         if !output.status.success() {
-            bail!("the embedded PostgreSQL did not stop: {}", String::from_utf8_lossy(&output.stderr).trim());
+            bail!(
+                "the embedded PostgreSQL did not stop: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
         }
         tracing::info!("embedded PostgreSQL stopped");
         Ok(())
@@ -153,12 +175,25 @@ impl EmbeddedCluster {
         let pgdata = self.pgdata.to_string_lossy();
         let output = self
             .command("initdb")
-            .args(["-D", &pgdata, "-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--no-locale"])
+            .args([
+                "-D",
+                &pgdata,
+                "-U",
+                SUPERUSER,
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+            ])
             .output()
             .await
             .context("cannot run initdb")?;
         if !output.status.success() {
-            bail!("initdb failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+            bail!(
+                "initdb failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
         }
         let settings = format!(
             "\n# careservice: a private cluster, reachable on its socket only\n\
@@ -204,13 +239,21 @@ impl EmbeddedCluster {
 
     async fn pg_ctl(&self, args: &[&str]) -> anyhow::Result<Output> {
         let pgdata = self.pgdata.to_string_lossy();
-        self.command("pg_ctl").args(["-D", &pgdata]).args(args).output().await.context("cannot run pg_ctl")
+        self.command("pg_ctl")
+            .args(["-D", &pgdata])
+            .args(args)
+            .output()
+            .await
+            .context("cannot run pg_ctl")
     }
 
     fn command(&self, program: &str) -> Command {
         let mut command = Command::new(self.bin_dir.join(program));
         if let Some(user) = &self.run_as {
-            command.uid(user.uid.as_raw()).gid(user.gid.as_raw()).current_dir("/");
+            command
+                .uid(user.uid.as_raw())
+                .gid(user.gid.as_raw())
+                .current_dir("/");
         }
         command
     }

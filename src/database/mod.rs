@@ -19,12 +19,18 @@ impl Database {
     /// already running (for instance under `careservice serve`).
     pub async fn open(source: &DatabaseSource) -> anyhow::Result<Self> {
         match source {
-            DatabaseSource::Url(url) => Ok(Self { url: url.clone(), started_cluster: None }),
+            DatabaseSource::Url(url) => Ok(Self {
+                url: url.clone(),
+                started_cluster: None,
+            }),
             DatabaseSource::Embedded { data_dir } => {
                 let cluster = EmbeddedCluster::new(data_dir)?;
                 let started = cluster.ensure_running().await?;
                 let url = cluster.bootstrap().await?;
-                Ok(Self { url, started_cluster: started.then_some(cluster) })
+                Ok(Self {
+                    url,
+                    started_cluster: started.then_some(cluster),
+                })
             }
         }
     }

@@ -36,8 +36,19 @@ struct ProblemBody<'a> {
 
 impl ApiError {
     /// An error with this status, stable code, title and detail.
-    pub fn new(status: StatusCode, code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, title, detail: detail.into(), retry_after_seconds: None }
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            title,
+            detail: detail.into(),
+            retry_after_seconds: None,
+        }
     }
 
     /// Adds `Retry-After`.
@@ -58,13 +69,24 @@ impl ApiError {
 
     /// 503: the database is unavailable; retry shortly.
     pub fn unavailable(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", detail).retry_after(2)
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            detail,
+        )
+        .retry_after(2)
     }
 
     /// 500 with no detail for the client; the cause goes to the log.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "an unexpected error occurred")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "an unexpected error occurred",
+        )
     }
 
     /// The stable code.
@@ -93,7 +115,10 @@ impl ResponseError for ApiError {
             code: self.code,
         };
         let mut response = HttpResponse::build(self.status);
-        response.insert_header((CONTENT_TYPE, HeaderValue::from_static("application/problem+json")));
+        response.insert_header((
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        ));
         if let Some(seconds) = self.retry_after_seconds {
             response.insert_header((RETRY_AFTER, seconds.to_string()));
         }
@@ -112,7 +137,9 @@ impl From<diesel::result::Error> for ApiError {
     fn from(error: diesel::result::Error) -> Self {
         match error {
             diesel::result::Error::NotFound => Self::not_found("not-found", "no such resource"),
-            diesel::result::Error::BrokenTransactionManager => Self::unavailable("the database connection broke"),
+            diesel::result::Error::BrokenTransactionManager => {
+                Self::unavailable("the database connection broke")
+            }
             other => Self::internal(&other),
         }
     }

@@ -28,7 +28,10 @@ pub async fn listen_for_changes(database_url: String, resolver: Arc<TerritoryRes
     }
 }
 
-async fn listen_once(database_url: &str, resolver: &TerritoryResolver) -> Result<(), tokio_postgres::Error> {
+async fn listen_once(
+    database_url: &str,
+    resolver: &TerritoryResolver,
+) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = tokio_postgres::connect(database_url, NoTls).await?;
     let (sender, mut notifications) = futures::channel::mpsc::unbounded();
     let driver = tokio::spawn(async move {

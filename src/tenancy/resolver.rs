@@ -61,7 +61,11 @@ pub struct CacheSettings {
 
 impl Default for CacheSettings {
     fn default() -> Self {
-        Self { known_ttl: Duration::from_secs(300), unknown_ttl: Duration::from_secs(5), capacity: 100_000 }
+        Self {
+            known_ttl: Duration::from_secs(300),
+            unknown_ttl: Duration::from_secs(5),
+            capacity: 100_000,
+        }
     }
 }
 
@@ -73,8 +77,17 @@ struct HostExpiry {
 }
 
 impl Expiry<String, Cached> for HostExpiry {
-    fn expire_after_create(&self, _host: &String, value: &Cached, _now: Instant) -> Option<Duration> {
-        Some(if value.is_some() { self.known_ttl } else { self.unknown_ttl })
+    fn expire_after_create(
+        &self,
+        _host: &String,
+        value: &Cached,
+        _now: Instant,
+    ) -> Option<Duration> {
+        Some(if value.is_some() {
+            self.known_ttl
+        } else {
+            self.unknown_ttl
+        })
     }
 }
 
@@ -92,9 +105,17 @@ impl TerritoryResolver {
         let base_domain = base_domain.trim_end_matches('.').to_ascii_lowercase();
         let cache = Cache::builder()
             .max_capacity(settings.capacity)
-            .expire_after(HostExpiry { known_ttl: settings.known_ttl, unknown_ttl: settings.unknown_ttl })
+            .expire_after(HostExpiry {
+                known_ttl: settings.known_ttl,
+                unknown_ttl: settings.unknown_ttl,
+            })
             .build();
-        Self { hq_host: format!("hq.{base_domain}"), base_domain, cache, pool }
+        Self {
+            hq_host: format!("hq.{base_domain}"),
+            base_domain,
+            cache,
+            pool,
+        }
     }
 
     /// What `raw_host` (a Host header value, port and case ignored) names.
@@ -108,7 +129,9 @@ impl TerritoryResolver {
             .try_get_with_by_ref(&host, self.lookup(&host))
             .await
             .map_err(ResolveError::Database)?;
-        found.map(HostTarget::Territory).ok_or(ResolveError::UnknownHost(host))
+        found
+            .map(HostTarget::Territory)
+            .ok_or(ResolveError::UnknownHost(host))
     }
 
     /// Forgets every cached host (the registry changed).
@@ -145,7 +168,8 @@ pub fn normalize_host(raw: &str) -> Result<String, ResolveError> {
     let valid = !host.is_empty()
         && host.len() <= 253
         && host.split('.').all(|label| {
-            (1..=63).contains(&label.len()) && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            (1..=63).contains(&label.len())
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         });
     if valid { Ok(host) } else { Err(malformed()) }
 }
@@ -156,14 +180,32 @@ mod tests {
 
     #[test]
     fn hosts_lose_port_case_and_trailing_dot() {
-        assert_eq!(normalize_host("Amsterdam.LOCALHOST:8080").unwrap(), "amsterdam.localhost");
-        assert_eq!(normalize_host("amsterdam.localhost.").unwrap(), "amsterdam.localhost");
+        assert_eq!(
+            normalize_host("Amsterdam.LOCALHOST:8080").unwrap(),
+            "amsterdam.localhost"
+        );
+        assert_eq!(
+            normalize_host("amsterdam.localhost.").unwrap(),
+            "amsterdam.localhost"
+        );
     }
 
     #[test]
     fn malformed_hosts_are_refused() {
-        for bad in ["", ":80", "ams terdam.localhost", "a..b", "host:port", "[::1]:80", "a/b", &"a".repeat(64)] {
-            assert!(matches!(normalize_host(bad), Err(ResolveError::MalformedHost(_))), "{bad:?}");
+        for bad in [
+            "",
+            ":80",
+            "ams terdam.localhost",
+            "a..b",
+            "host:port",
+            "[::1]:80",
+            "a/b",
+            &"a".repeat(64),
+        ] {
+            assert!(
+                matches!(normalize_host(bad), Err(ResolveError::MalformedHost(_))),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -4,8 +4,27 @@ use std::fmt;
 
 /// Subdomains that can never name a territory.
 const RESERVED: &[&str] = &[
-    "hq", "www", "api", "admin", "app", "assets", "auth", "cdn", "docs", "help", "mail", "static",
-    "status", "support", "public", "pg", "postgres", "localhost", "test", "demo-hq", "metrics",
+    "hq",
+    "www",
+    "api",
+    "admin",
+    "app",
+    "assets",
+    "auth",
+    "cdn",
+    "docs",
+    "help",
+    "mail",
+    "static",
+    "status",
+    "support",
+    "public",
+    "pg",
+    "postgres",
+    "localhost",
+    "test",
+    "demo-hq",
+    "metrics",
 ];
 
 /// A validated territory slug: a lowercase DNS label of 2 to 40 characters that
@@ -80,10 +99,19 @@ mod tests {
 
     #[test]
     fn refuses_bad_lengths_characters_and_reserved_words() {
-        assert!(matches!(TerritorySlug::parse("a"), Err(SlugError::Length(..))));
-        assert!(matches!(TerritorySlug::parse(&"a".repeat(41)), Err(SlugError::Length(..))));
+        assert!(matches!(
+            TerritorySlug::parse("a"),
+            Err(SlugError::Length(..))
+        ));
+        assert!(matches!(
+            TerritorySlug::parse(&"a".repeat(41)),
+            Err(SlugError::Length(..))
+        ));
         for bad in ["Amsterdam", "-ams", "ams-", "am_s", "am s", "amé", "ams."] {
-            assert!(matches!(TerritorySlug::parse(bad), Err(SlugError::Characters(_))), "{bad}");
+            assert!(
+                matches!(TerritorySlug::parse(bad), Err(SlugError::Characters(_))),
+                "{bad}"
+            );
         }
         for reserved in ["hq", "www", "api", "admin"] {
             assert_eq!(

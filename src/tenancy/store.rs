@@ -8,7 +8,10 @@ use super::model::{Contract, Territory, TerritoryRow, TerritoryStatus};
 use crate::schema::{territories, territory_contracts, territory_domains};
 
 /// The territory with this slug, whatever its status.
-pub async fn find_by_slug(conn: &mut AsyncPgConnection, slug: &str) -> QueryResult<Option<Territory>> {
+pub async fn find_by_slug(
+    conn: &mut AsyncPgConnection,
+    slug: &str,
+) -> QueryResult<Option<Territory>> {
     territories::table
         .filter(territories::slug.eq(slug))
         .select(TerritoryRow::as_select())
@@ -19,7 +22,10 @@ pub async fn find_by_slug(conn: &mut AsyncPgConnection, slug: &str) -> QueryResu
 }
 
 /// The territory a custom domain belongs to.
-pub async fn find_by_domain(conn: &mut AsyncPgConnection, host: &str) -> QueryResult<Option<Territory>> {
+pub async fn find_by_domain(
+    conn: &mut AsyncPgConnection,
+    host: &str,
+) -> QueryResult<Option<Territory>> {
     territory_domains::table
         .inner_join(territories::table)
         .filter(territory_domains::host.eq(host))
@@ -41,7 +47,10 @@ pub async fn list(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Territory>> {
 }
 
 /// A territory's contracts, oldest first.
-pub async fn contracts(conn: &mut AsyncPgConnection, territory_id: i64) -> QueryResult<Vec<Contract>> {
+pub async fn contracts(
+    conn: &mut AsyncPgConnection,
+    territory_id: i64,
+) -> QueryResult<Vec<Contract>> {
     territory_contracts::table
         .filter(territory_contracts::territory_id.eq(territory_id))
         .order(territory_contracts::effective_from)
@@ -51,7 +60,11 @@ pub async fn contracts(conn: &mut AsyncPgConnection, territory_id: i64) -> Query
         .map(|contracts| {
             contracts
                 .into_iter()
-                .map(|c| Contract { franchise_rate: c.franchise_rate.normalize(), hq_rate: c.hq_rate.normalize(), ..c })
+                .map(|c| Contract {
+                    franchise_rate: c.franchise_rate.normalize(),
+                    hq_rate: c.hq_rate.normalize(),
+                    ..c
+                })
                 .collect()
         })
 }
@@ -77,7 +90,10 @@ pub async fn change_status(
     let changed = diesel::update(territories::table)
         .filter(territories::id.eq(territory_id))
         .filter(territories::status.eq_any(from))
-        .set((territories::status.eq(to.as_str()), territories::updated_at.eq(Utc::now())))
+        .set((
+            territories::status.eq(to.as_str()),
+            territories::updated_at.eq(Utc::now()),
+        ))
         .execute(conn)
         .await?;
     Ok(changed == 1)

@@ -69,7 +69,10 @@ SELECT n.nspname::text, 'trigger ' || pg_get_triggerdef(t.oid)
 
 /// Compares every territory's schema with a fresh one at its version and
 /// returns those that differ.
-pub async fn verify_all(pool: &TenancyPool, steps: &Steps) -> Result<(usize, Vec<Drift>), MigrateError> {
+pub async fn verify_all(
+    pool: &TenancyPool,
+    steps: &Steps,
+) -> Result<(usize, Vec<Drift>), MigrateError> {
     let mut conn = pool.owner().await?;
     let territories = store::list(&mut conn).await?;
     let schemas: Vec<String> = territories.iter().map(|t| t.schema_name.clone()).collect();
@@ -78,13 +81,18 @@ pub async fn verify_all(pool: &TenancyPool, steps: &Steps) -> Result<(usize, Vec
     let versions: BTreeSet<i32> = territories.iter().map(|t| t.schema_version).collect();
     let mut references = BTreeMap::new();
     for version in versions {
-        references.insert(version, reference_structure(&mut conn, steps, version).await?);
+        references.insert(
+            version,
+            reference_structure(&mut conn, steps, version).await?,
+        );
     }
 
     let empty = BTreeSet::new();
     let mut drifts = Vec::new();
     for territory in &territories {
-        let Some(reference) = references.get(&territory.schema_version) else { continue };
+        let Some(reference) = references.get(&territory.schema_version) else {
+            continue;
+        };
         let found = actual.get(&territory.schema_name).unwrap_or(&empty);
         if found != reference {
             drifts.push(Drift {
@@ -114,9 +122,14 @@ async fn reference_structure(
             async move {
                 // Schemas are created by the login role (it owns the database)
                 // for the owner role, which then fills them.
-                diesel::select(set_config("role", "none", true)).execute(conn).await?;
-                conn.batch_execute(&format!("CREATE SCHEMA {} AUTHORIZATION {OWNER_ROLE}", quote_ident(schema_ref)))
+                diesel::select(set_config("role", "none", true))
+                    .execute(conn)
                     .await?;
+                conn.batch_execute(&format!(
+                    "CREATE SCHEMA {} AUTHORIZATION {OWNER_ROLE}",
+                    quote_ident(schema_ref)
+                ))
+                .await?;
                 diesel::select((
                     set_config("role", OWNER_ROLE, true),
                     set_config("search_path", &quote_ident(schema_ref), true),
@@ -126,13 +139,17 @@ async fn reference_structure(
                 apply_steps(conn, steps.up_to(version)).await?;
                 let mut found = structure(conn, std::slice::from_ref(schema_ref)).await?;
                 *reference_ref = found.remove(schema_ref).unwrap_or_default();
-                Err(MigrateError::Database(diesel::result::Error::RollbackTransaction))
+                Err(MigrateError::Database(
+                    diesel::result::Error::RollbackTransaction,
+                ))
             }
             .scope_boxed()
         })
         .await;
     match outcome {
-        Err(MigrateError::Database(diesel::result::Error::RollbackTransaction)) | Ok(()) => Ok(reference),
+        Err(MigrateError::Database(diesel::result::Error::RollbackTransaction)) | Ok(()) => {
+            Ok(reference)
+        }
         Err(other) => Err(other),
     }
 }
@@ -143,8 +160,10 @@ async fn structure(
     conn: &mut AsyncPgConnection,
     schemas: &[String],
 ) -> Result<BTreeMap<String, BTreeSet<String>>, MigrateError> {
-    let rows: Vec<StructureItem> =
-        diesel::sql_query(STRUCTURE_SQL).bind::<Array<Text>, _>(schemas).load(conn).await?;
+    let rows: Vec<StructureItem> = diesel::sql_query(STRUCTURE_SQL)
+        .bind::<Array<Text>, _>(schemas)
+        .load(conn)
+        .await?;
     let mut by_schema: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for row in rows {
         let item = row.item.replace(&format!("{}.", row.schema), "<schema>.");

@@ -35,7 +35,9 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// A superuser connection to this database.
     pub async fn admin(&self) -> AsyncPgConnection {
-        AsyncPgConnection::establish(&self.admin_url).await.expect("superuser connection")
+        AsyncPgConnection::establish(&self.admin_url)
+            .await
+            .expect("superuser connection")
     }
 }
 
@@ -50,12 +52,17 @@ pub fn url_for(database: &str, user: &str) -> String {
     let base = cluster_url();
     let (prefix, query) = base.split_once('?').unwrap_or((base.as_str(), ""));
     let server = prefix.rsplit_once('/').map_or(prefix, |(server, _)| server);
-    let query: Vec<&str> = query.split('&').filter(|part| !part.starts_with("user=") && !part.is_empty()).collect();
+    let query: Vec<&str> = query
+        .split('&')
+        .filter(|part| !part.starts_with("user=") && !part.is_empty())
+        .collect();
     format!("{server}/{database}?{}&user={user}", query.join("&"))
 }
 
 async fn superuser(database: &str) -> AsyncPgConnection {
-    AsyncPgConnection::establish(&url_for(database, &admin_user())).await.expect("superuser connection")
+    AsyncPgConnection::establish(&url_for(database, &admin_user()))
+        .await
+        .expect("superuser connection")
 }
 
 fn admin_user() -> String {
@@ -79,7 +86,10 @@ async fn template() -> &'static str {
             }
             let name = format!("cs_template_{}", &hex::encode(hash.finalize())[..12]);
             let mut admin = superuser("postgres").await;
-            admin.batch_execute("SELECT pg_advisory_lock(7201)").await.expect("lock");
+            admin
+                .batch_execute("SELECT pg_advisory_lock(7201)")
+                .await
+                .expect("lock");
             admin
                 .batch_execute(&format!(
                     "DO $$ BEGIN
@@ -100,20 +110,33 @@ async fn template() -> &'static str {
                 == 1;
             if !exists {
                 let building = format!("{name}_building");
-                admin.batch_execute(&format!("DROP DATABASE IF EXISTS {building}")).await.expect("drop");
+                admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {building}"))
+                    .await
+                    .expect("drop");
                 admin
                     .batch_execute(&format!("CREATE DATABASE {building} OWNER {APP_ROLE}"))
                     .await
                     .expect("create template");
                 superuser(&building)
                     .await
-                    .batch_execute(&format!("GRANT USAGE, CREATE ON SCHEMA public TO {APP_ROLE}"))
+                    .batch_execute(&format!(
+                        "GRANT USAGE, CREATE ON SCHEMA public TO {APP_ROLE}"
+                    ))
                     .await
                     .expect("grant public");
-                migrate_hq(&url_for(&building, APP_ROLE)).await.expect("migrate the template");
-                admin.batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}")).await.expect("rename");
+                migrate_hq(&url_for(&building, APP_ROLE))
+                    .await
+                    .expect("migrate the template");
+                admin
+                    .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))
+                    .await
+                    .expect("rename");
             }
-            admin.batch_execute("SELECT pg_advisory_unlock(7201)").await.expect("unlock");
+            admin
+                .batch_execute("SELECT pg_advisory_unlock(7201)")
+                .await
+                .expect("unlock");
             name
         })
         .await
@@ -140,15 +163,23 @@ pub async fn fresh_database() -> TestDatabase {
     let name = format!("cs_test_{id}");
     superuser("postgres")
         .await
-        .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template} OWNER {APP_ROLE}"))
+        .batch_execute(&format!(
+            "CREATE DATABASE {name} TEMPLATE {template} OWNER {APP_ROLE}"
+        ))
         .await
         .expect("clone the template");
     superuser(&name)
         .await
-        .batch_execute(&format!("UPDATE hq.installation SET role_prefix = 'x{}_'", &id[..10]))
+        .batch_execute(&format!(
+            "UPDATE hq.installation SET role_prefix = 'x{}_'",
+            &id[..10]
+        ))
         .await
         .expect("set the role prefix");
-    TestDatabase { url: url_for(&name, APP_ROLE), admin_url: url_for(&name, &admin_user()) }
+    TestDatabase {
+        url: url_for(&name, APP_ROLE),
+        admin_url: url_for(&name, &admin_user()),
+    }
 }
 
 /// Logs only when TEST_LOG is set.
@@ -180,15 +211,36 @@ pub async fn spawn_app_on(db: TestDatabase, settings: ServerSettings) -> TestApp
     let settings = ServerSettings {
         bind: "127.0.0.1:0".parse().expect("address"),
         workers: 1,
-        pool: PoolSettings { max_size: 4, ..PoolSettings::default() },
+        pool: PoolSettings {
+            max_size: 4,
+            ..PoolSettings::default()
+        },
         ..settings
     };
-    let application = Application::build(&settings, &db.url).await.expect("build the application");
+    let application = Application::build(&settings, &db.url)
+        .await
+        .expect("build the application");
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped());
-    let pool = TenancyPool::new(&db.url, &PoolSettings { max_size: 4, ..PoolSettings::default() }).expect("pool");
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    TestApp { address, db, pool, client, steps: Steps::embedded().expect("steps") }
+    let pool = TenancyPool::new(
+        &db.url,
+        &PoolSettings {
+            max_size: 4,
+            ..PoolSettings::default()
+        },
+    )
+    .expect("pool");
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    TestApp {
+        address,
+        db,
+        pool,
+        client,
+        steps: Steps::embedded().expect("steps"),
+    }
 }
 
 impl TestApp {
@@ -210,7 +262,9 @@ impl TestApp {
 
 /// Onboards `slug` with default settings.
 pub async fn onboard(pool: &TenancyPool, steps: &Steps, slug: &str) -> Territory {
-    provision(pool, steps, &new_territory(slug), None).await.expect("onboard")
+    provision(pool, steps, &new_territory(slug), None)
+        .await
+        .expect("onboard")
 }
 
 /// The settings of a new territory named after its slug.

@@ -1,8 +1,8 @@
 //! Integration tests: the real application over HTTP and the real database.
 
+mod cli;
 mod helpers;
 mod isolation;
 mod migrations;
 mod onboarding;
 mod routing;
-mod cli;
