@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use ipnet::IpNet;
 
+use crate::identity::ratelimit::Limits;
 use crate::tenancy::connection::PoolSettings;
 use crate::tenancy::resolver::CacheSettings;
 
@@ -33,6 +34,12 @@ pub struct ServerSettings {
     pub pool: PoolSettings,
     /// Host cache.
     pub cache: CacheSettings,
+    /// Redis for shared rate-limit counters; in process when None.
+    pub redis_url: Option<String>,
+    /// PEM certificate chain and key: serve HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Rate limits of the identity endpoints.
+    pub limits: Limits,
 }
 
 impl Default for ServerSettings {
@@ -44,6 +51,9 @@ impl Default for ServerSettings {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             pool: PoolSettings::default(),
             cache: CacheSettings::default(),
+            redis_url: None,
+            tls: None,
+            limits: Limits::default(),
         }
     }
 }

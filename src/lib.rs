@@ -8,7 +8,9 @@
 pub mod cli;
 pub mod config;
 pub mod database;
+pub mod hq;
 pub mod http;
+pub mod identity;
 pub mod schema;
 pub mod startup;
 pub mod telemetry;

@@ -87,3 +87,107 @@ pub mod tenant {
         }
     }
 }
+
+diesel::table! {
+    hq.accounts (id) {
+        id -> Uuid,
+        email -> Text,
+        email_normalized -> Text,
+        password_hash -> Text,
+        display_name -> Text,
+        email_verified_at -> Nullable<Timestamptz>,
+        status -> Text,
+        failed_sign_ins -> Int4,
+        locked_until -> Nullable<Timestamptz>,
+        totp_secret -> Nullable<Text>,
+        totp_enabled_at -> Nullable<Timestamptz>,
+        totp_last_step -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    hq.memberships (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        territory_id -> Nullable<Int8>,
+        role -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    hq.sessions (id) {
+        id -> Uuid,
+        token_hash -> Bytea,
+        account_id -> Uuid,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        idle_timeout_seconds -> Int4,
+        absolute_expires_at -> Timestamptz,
+        mfa_verified_at -> Nullable<Timestamptz>,
+        user_agent -> Nullable<Text>,
+        ip_address -> Nullable<Text>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    hq.one_time_tokens (token_hash) {
+        token_hash -> Bytea,
+        account_id -> Uuid,
+        purpose -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    hq.invitations (id) {
+        id -> Uuid,
+        token_hash -> Bytea,
+        email_normalized -> Text,
+        territory_id -> Int8,
+        role -> Text,
+        invited_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        accepted_at -> Nullable<Timestamptz>,
+        accepted_by -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    hq.mfa_backup_codes (account_id, code_hash) {
+        account_id -> Uuid,
+        code_hash -> Bytea,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    hq.mail_outbox (id) {
+        id -> Uuid,
+        to_address -> Text,
+        subject -> Text,
+        body -> Text,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+        attempts -> Int4,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(memberships -> accounts (account_id));
+diesel::joinable!(memberships -> territories (territory_id));
+diesel::joinable!(sessions -> accounts (account_id));
+diesel::joinable!(invitations -> territories (territory_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    memberships,
+    sessions,
+    territories,
+    invitations
+);

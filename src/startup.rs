@@ -11,7 +11,13 @@ use tokio::task::JoinHandle;
 use tracing_actix_web::TracingLogger;
 
 use crate::config::ServerSettings;
+use crate::hq::routes::BaseDomain;
 use crate::http;
+use crate::http::client_ip::TrustedProxies;
+use crate::http::security::{portal_cors, security_headers, tls_config};
+use crate::identity::IdentityState;
+use crate::identity::mail::run_delivery;
+use crate::identity::ratelimit::RateLimiter;
 use crate::telemetry::RequestSpan;
 use crate::tenancy::TenancyPool;
 use crate::tenancy::notify::listen_for_changes;
@@ -22,7 +28,7 @@ use crate::tenancy::router::{HostRouter, route_by_host};
 pub struct Application {
     port: u16,
     server: Server,
-    listener_task: JoinHandle<()>,
+    background: Vec<JoinHandle<()>>,
 }
 
 impl Application {
@@ -34,39 +40,65 @@ impl Application {
             pool.clone(),
             &settings.cache,
         ));
-        let listener_task = tokio::spawn(listen_for_changes(
-            database_url.to_owned(),
-            Arc::clone(&resolver),
-        ));
+        let limiter = match &settings.redis_url {
+            Some(url) => RateLimiter::redis(url).await?,
+            None => RateLimiter::in_process(),
+        };
+        let hashing_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let mut identity = IdentityState::new(limiter, hashing_threads);
+        identity.limits = settings.limits.clone();
 
         let listener = TcpListener::bind(settings.bind)?;
         let port = listener.local_addr()?.port();
+        let background = vec![
+            tokio::spawn(listen_for_changes(
+                database_url.to_owned(),
+                Arc::clone(&resolver),
+            )),
+            tokio::spawn(run_delivery(pool.clone())),
+        ];
         let pool = web::Data::new(pool);
+        let identity = web::Data::new(identity);
         let router = web::Data::new(HostRouter::new(resolver, settings.trusted_proxies.clone()));
+        let trusted = web::Data::new(TrustedProxies(settings.trusted_proxies.clone()));
+        let base_domain = settings.base_domain.clone();
+        let base = web::Data::new(BaseDomain(base_domain.clone()));
+        let tls = settings.tls.is_some();
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(security_headers(tls))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(pool.clone())
                 .app_data(router.clone())
+                .app_data(identity.clone())
+                .app_data(trusted.clone())
+                .app_data(base.clone())
+                .app_data(web::PayloadConfig::new(256 * 1024))
                 .configure(http::errors::configure)
                 .configure(http::health::configure)
                 .service(
                     web::scope("/api/v1")
+                        .wrap(portal_cors(&base_domain))
                         .wrap(from_fn(route_by_host))
                         .configure(crate::tenancy::routes::configure)
+                        .configure(crate::identity::configure)
+                        .configure(crate::hq::configure)
                         .default_service(web::to(http::errors::no_such_route)),
                 )
                 .default_service(web::to(http::errors::no_such_route))
         })
         .workers(settings.workers.max(1))
         .disable_signals()
-        .shutdown_timeout(30)
-        .listen(listener)?
+        .shutdown_timeout(30);
+        let server = match &settings.tls {
+            Some((cert, key)) => server.listen_rustls_0_23(listener, tls_config(cert, key)?)?,
+            None => server.listen(listener)?,
+        }
         .run();
         Ok(Self {
             port,
             server,
-            listener_task,
+            background,
         })
     }
 
@@ -83,7 +115,9 @@ impl Application {
     /// Serves until stopped through [`Application::handle`].
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let outcome = self.server.await;
-        self.listener_task.abort();
+        for task in self.background {
+            task.abort();
+        }
         outcome
     }
 }

@@ -64,6 +64,21 @@ pub enum Command {
     /// Onboard and manage territories.
     #[command(subcommand)]
     Territory(TerritoryCommand),
+    /// Manage HQ admins.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+/// `admin ...`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an HQ admin (or promote an existing account); the password is read from stdin.
+    Create {
+        email: String,
+        /// Display name of a new account.
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 /// `serve`.
@@ -81,6 +96,15 @@ pub struct ServeArgs {
     /// Database connections at most.
     #[arg(long, env = "CARESERVICE_POOL_SIZE", default_value_t = 16)]
     pub pool_size: usize,
+    /// Redis for rate-limit counters shared by every instance (default: in process).
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// PEM certificate chain: serve HTTPS (with HSTS) instead of HTTP.
+    #[arg(long, env = "CARESERVICE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "CARESERVICE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `territory ...`.

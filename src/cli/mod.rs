@@ -1,5 +1,6 @@
 //! The command line: `serve`, `migrate` and `territory ...`.
 
+mod admin;
 mod args;
 mod serve;
 mod territory;
@@ -8,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use args::{Cli, Command, GlobalArgs};
+pub use args::{AdminCommand, Cli, Command, GlobalArgs};
 
 /// Exit code of `territory create` when the territory already exists, so that
 /// onboarding scripts can skip it.
@@ -47,5 +48,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::serve(&cli.global, &args).await,
         Command::Migrate => territory::migrate_everything(&cli.global).await,
         Command::Territory(command) => territory::run(&cli.global, command).await,
+        Command::Admin(AdminCommand::Create { email, name }) => {
+            admin::create(&cli.global, &email, name.as_deref()).await
+        }
     }
 }

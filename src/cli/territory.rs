@@ -15,12 +15,11 @@ use crate::database::Database;
 use crate::database::migrations::migrate_hq;
 use crate::tenancy::connection::PoolSettings;
 use crate::tenancy::migrate::{MigrateOptions, TerritoryMigration, migrate_all};
-use crate::tenancy::model::{Contract, ContractRates};
-use crate::tenancy::provision::{NewTerritory, ProvisionError, drop_archived, provision};
-use crate::tenancy::settings::{CustomDomain, Locale, TimeZone};
+use crate::tenancy::provision::{ProvisionError, drop_archived, provision};
+use crate::tenancy::request::OnboardingRequest;
 use crate::tenancy::templates::Steps;
 use crate::tenancy::verify::verify_all;
-use crate::tenancy::{TenancyPool, Territory, TerritorySlug, TerritoryStatus, store};
+use crate::tenancy::{TenancyPool, Territory, TerritoryStatus, store};
 
 /// `careservice migrate`: hq, then every territory.
 pub async fn migrate_everything(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
@@ -119,39 +118,24 @@ async fn run_on(
     }
 }
 
-/// A territory as the CLI prints it.
-#[derive(Serialize)]
-struct TerritoryReport<'a> {
-    #[serde(flatten)]
-    territory: &'a Territory,
-    schema_version: i32,
-    contracts: Vec<Contract>,
-    domains: Vec<String>,
-}
-
 async fn create(
     global: &GlobalArgs,
     pool: &TenancyPool,
     steps: &Steps,
     args: &CreateArgs,
 ) -> anyhow::Result<ExitCode> {
-    let row = OnboardingRow {
+    let request = OnboardingRequest {
         slug: args.slug.clone(),
         name: args.name.clone(),
         timezone: Some(args.timezone.clone()),
         locale: Some(args.locale.clone()),
         franchise_rate: args.franchise_rate,
         hq_rate: args.hq_rate,
+        contract_from: args.contract_from,
+        domains: args.domains.clone(),
     };
-    let mut new = row.validate()?;
-    if let Some(date) = args.contract_from {
-        new.contract_from = date;
-    }
-    new.domains = args
-        .domains
-        .iter()
-        .map(|domain| CustomDomain::parse(domain, &global.base_domain))
-        .collect::<Result<_, _>>()
+    let new = request
+        .validate(&global.base_domain)
         .map_err(anyhow::Error::msg)?;
     match provision(pool, steps, &new, None).await {
         Ok(territory) => {
@@ -178,40 +162,16 @@ struct OnboardingRow {
 }
 
 impl OnboardingRow {
-    fn validate(&self) -> anyhow::Result<NewTerritory> {
-        let slug = TerritorySlug::parse(self.slug.trim())?;
-        let time_zone = match self
-            .timezone
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            Some(zone) => TimeZone::parse(zone).map_err(anyhow::Error::msg)?,
-            None => TimeZone::default(),
-        };
-        let locale = match self
-            .locale
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            Some(locale) => Locale::parse(locale).map_err(anyhow::Error::msg)?,
-            None => Locale::default(),
-        };
-        let rates = match (self.franchise_rate, self.hq_rate) {
-            (Some(franchise), Some(hq)) => ContractRates::new(franchise, hq)?,
-            (None, None) => ContractRates::standard(),
-            _ => bail!("give both the franchise rate and the HQ rate, or neither"),
-        };
-        Ok(NewTerritory {
-            slug,
-            name: self.name.trim().to_owned(),
-            time_zone,
-            locale,
-            rates,
-            contract_from: chrono::Utc::now().date_naive(),
-            domains: Vec::new(),
-        })
+    fn into_request(self) -> OnboardingRequest {
+        OnboardingRequest {
+            slug: self.slug,
+            name: self.name,
+            timezone: self.timezone,
+            locale: self.locale,
+            franchise_rate: self.franchise_rate,
+            hq_rate: self.hq_rate,
+            ..OnboardingRequest::default()
+        }
     }
 }
 
@@ -224,7 +184,7 @@ struct ImportResult {
 }
 
 async fn import(
-    _global: &GlobalArgs,
+    global: &GlobalArgs,
     pool: &TenancyPool,
     steps: &Steps,
     file: &std::path::Path,
@@ -239,16 +199,19 @@ async fn import(
         let line = u64::try_from(index).unwrap_or(u64::MAX) + 2;
         let (slug, outcome, detail) = match record {
             Err(error) => (String::new(), "failed", Some(error.to_string())),
-            Ok(row) => match row.validate() {
-                Err(error) => (row.slug, "failed", Some(error.to_string())),
-                Ok(new) => match provision(pool, steps, &new, None).await {
-                    Ok(_) => (row.slug, "onboarded", None),
-                    Err(ProvisionError::SlugTaken(_)) => {
-                        (row.slug, "skipped", Some("already onboarded".into()))
-                    }
-                    Err(error) => (row.slug, "failed", Some(error.to_string())),
-                },
-            },
+            Ok(row) => {
+                let request = row.into_request();
+                match request.validate(&global.base_domain) {
+                    Err(error) => (request.slug, "failed", Some(error)),
+                    Ok(new) => match provision(pool, steps, &new, None).await {
+                        Ok(_) => (request.slug, "onboarded", None),
+                        Err(ProvisionError::SlugTaken(_)) => {
+                            (request.slug, "skipped", Some("already onboarded".into()))
+                        }
+                        Err(error) => (request.slug, "failed", Some(error.to_string())),
+                    },
+                }
+            }
         };
         if !json {
             match &detail {
@@ -325,12 +288,7 @@ async fn print_territory(
     json: bool,
 ) -> anyhow::Result<()> {
     let mut conn = pool.hq().await?;
-    let report = TerritoryReport {
-        territory,
-        schema_version: territory.schema_version,
-        contracts: store::contracts(&mut conn, territory.id).await?,
-        domains: store::domains(&mut conn, territory.id).await?,
-    };
+    let report = store::report(&mut conn, territory.clone()).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());

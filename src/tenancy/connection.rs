@@ -187,7 +187,7 @@ impl TenancyPool {
     }
 
     /// A connection bound as the owner of every schema, for onboarding and migrations.
-    pub(crate) async fn owner(&self) -> Result<BoundConnection, ConnectionFailure> {
+    pub async fn owner(&self) -> Result<BoundConnection, ConnectionFailure> {
         self.bound(Binding::owner()).await
     }
 

@@ -7,6 +7,7 @@ pub mod migrate;
 pub mod model;
 pub mod notify;
 pub mod provision;
+pub mod request;
 pub mod resolver;
 pub mod router;
 pub mod routes;

@@ -204,3 +204,13 @@ mod tests {
         assert!(ContractRates::new(dec("0.15"), dec("0.05")).is_ok());
     }
 }
+
+/// A territory with its contracts and domains, as HQ sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TerritoryReport {
+    #[serde(flatten)]
+    pub territory: Territory,
+    pub schema_version: i32,
+    pub contracts: Vec<Contract>,
+    pub domains: Vec<String>,
+}

@@ -4,7 +4,7 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::model::{Contract, Territory, TerritoryRow, TerritoryStatus};
+use super::model::{Contract, Territory, TerritoryReport, TerritoryRow, TerritoryStatus};
 use crate::schema::{territories, territory_contracts, territory_domains};
 
 /// The territory with this slug, whatever its status.
@@ -97,4 +97,59 @@ pub async fn change_status(
         .execute(conn)
         .await?;
     Ok(changed == 1)
+}
+
+/// A territory with its contracts and domains.
+pub async fn report(
+    conn: &mut AsyncPgConnection,
+    territory: Territory,
+) -> QueryResult<TerritoryReport> {
+    Ok(TerritoryReport {
+        schema_version: territory.schema_version,
+        contracts: contracts(conn, territory.id).await?,
+        domains: domains(conn, territory.id).await?,
+        territory,
+    })
+}
+
+/// Territories by slug after `after`, at most `limit` (a cursor page).
+pub async fn page(
+    conn: &mut AsyncPgConnection,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<Territory>> {
+    let mut query = territories::table
+        .order(territories::slug)
+        .limit(limit)
+        .select(TerritoryRow::as_select())
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(territories::slug.gt(after.to_owned()));
+    }
+    Ok(query
+        .load(conn)
+        .await?
+        .into_iter()
+        .map(Territory::from)
+        .collect())
+}
+
+/// Adds a contract from `effective_from`; false when one already starts that day.
+pub async fn add_contract(
+    conn: &mut AsyncPgConnection,
+    territory_id: i64,
+    effective_from: chrono::NaiveDate,
+    rates: super::model::ContractRates,
+) -> QueryResult<bool> {
+    let inserted = diesel::insert_into(territory_contracts::table)
+        .values((
+            territory_contracts::territory_id.eq(territory_id),
+            territory_contracts::effective_from.eq(effective_from),
+            territory_contracts::franchise_rate.eq(rates.franchise_rate()),
+            territory_contracts::hq_rate.eq(rates.hq_rate()),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(inserted == 1)
 }

@@ -1,0 +1,238 @@
+//! `/api/v1/hq/territories...`: onboard, list, show and change territories,
+//! and invite their franchisees.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::http::ApiError;
+use crate::identity::email::Email;
+use crate::identity::invitations::invite;
+use crate::identity::{HqAdmin, Role};
+use crate::tenancy::model::ContractRates;
+use crate::tenancy::provision::{ProvisionError, provision};
+use crate::tenancy::request::OnboardingRequest;
+use crate::tenancy::templates::Steps;
+use crate::tenancy::{TenancyPool, Territory, TerritoryStatus, store};
+
+/// The base domain, for validating custom domains.
+#[derive(Debug, Clone)]
+pub struct BaseDomain(pub String);
+
+/// Registers the HQ routes (under `/api/v1`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(onboard)
+        .service(list)
+        .service(show)
+        .service(change)
+        .service(invite_franchisee);
+}
+
+fn unprocessable(code: &'static str, detail: impl Into<String>) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        code,
+        "Invalid input",
+        detail,
+    )
+}
+
+async fn find(pool: &TenancyPool, slug: &str) -> Result<Territory, ApiError> {
+    let mut conn = pool.hq().await?;
+    store::find_by_slug(&mut conn, slug).await?.ok_or_else(|| {
+        ApiError::not_found(
+            "unknown-territory",
+            format!("there is no territory {slug:?}"),
+        )
+    })
+}
+
+/// Onboards a territory, as `careservice territory create` does.
+#[post("/hq/territories")]
+#[tracing::instrument(skip_all)]
+async fn onboard(
+    admin: HqAdmin,
+    body: web::Json<OnboardingRequest>,
+    pool: web::Data<TenancyPool>,
+    base: web::Data<BaseDomain>,
+) -> Result<HttpResponse, ApiError> {
+    let new = body
+        .validate(&base.0)
+        .map_err(|e| unprocessable("invalid-territory", e))?;
+    let steps = Steps::embedded().map_err(|e| ApiError::internal(&e))?;
+    let territory = match provision(&pool, &steps, &new, None).await {
+        Ok(territory) => territory,
+        Err(error @ (ProvisionError::SlugTaken(_) | ProvisionError::DomainTaken(_))) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "territory-exists",
+                "Conflict",
+                error.to_string(),
+            ));
+        }
+        Err(ProvisionError::Connection(failure)) => return Err(failure.into()),
+        Err(error) => return Err(ApiError::internal(&error)),
+    };
+    tracing::info!(account.id = %admin.0.account.id, territory = %territory.slug, "territory onboarded through the HQ API");
+    let mut conn = pool.hq().await?;
+    Ok(HttpResponse::Created().json(store::report(&mut conn, territory).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    after: Option<String>,
+    limit: Option<i64>,
+}
+
+/// Territories by slug, a page at a time (`after` is the last slug seen).
+#[get("/hq/territories")]
+async fn list(
+    _admin: HqAdmin,
+    query: web::Query<PageQuery>,
+    pool: web::Data<TenancyPool>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "malformed-query",
+            "limit is between 1 and 200",
+        ));
+    }
+    let mut conn = pool.hq().await?;
+    let items = store::page(&mut conn, query.after.as_deref(), limit).await?;
+    let next = (items.len() == usize::try_from(limit).unwrap_or(0))
+        .then(|| items.last().map(|t| t.slug.clone()))
+        .flatten();
+    Ok(HttpResponse::Ok().json(json!({ "items": items, "next_cursor": next })))
+}
+
+/// One territory with its contracts and domains.
+#[get("/hq/territories/{slug}")]
+async fn show(
+    _admin: HqAdmin,
+    path: web::Path<String>,
+    pool: web::Data<TenancyPool>,
+) -> Result<HttpResponse, ApiError> {
+    let territory = find(&pool, &path).await?;
+    let mut conn = pool.hq().await?;
+    Ok(HttpResponse::Ok().json(store::report(&mut conn, territory).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContractChange {
+    franchise_rate: Decimal,
+    hq_rate: Decimal,
+    effective_from: NaiveDate,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "lowercase")]
+enum StatusChange {
+    Active,
+    Suspended,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Change {
+    status: Option<StatusChange>,
+    contract: Option<ContractChange>,
+}
+
+/// Suspends or resumes a territory, and/or adds a contract from a date.
+#[patch("/hq/territories/{slug}")]
+async fn change(
+    admin: HqAdmin,
+    path: web::Path<String>,
+    body: web::Json<Change>,
+    pool: web::Data<TenancyPool>,
+) -> Result<HttpResponse, ApiError> {
+    let territory = find(&pool, &path).await?;
+    let rates = body
+        .contract
+        .as_ref()
+        .map(|c| {
+            ContractRates::new(c.franchise_rate, c.hq_rate)
+                .map_err(|e| unprocessable("invalid-rates", e.to_string()))
+        })
+        .transpose()?;
+    if let Some(contract) = &body.contract {
+        if contract.effective_from < chrono::Utc::now().date_naive() {
+            return Err(unprocessable(
+                "contract-in-the-past",
+                "a new contract starts today or later",
+            ));
+        }
+    }
+    let mut conn = pool.owner().await?;
+    if let Some(status) = &body.status {
+        let (from, to) = match status {
+            StatusChange::Suspended => (TerritoryStatus::Active, TerritoryStatus::Suspended),
+            StatusChange::Active => (TerritoryStatus::Suspended, TerritoryStatus::Active),
+        };
+        if territory.status != to
+            && !store::change_status(&mut conn, territory.id, &[from], to).await?
+        {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "invalid-status-change",
+                "Conflict",
+                format!(
+                    "territory {:?} is {}; it cannot become {}",
+                    territory.slug,
+                    territory.status.as_str(),
+                    to.as_str()
+                ),
+            ));
+        }
+    }
+    if let (Some(contract), Some(rates)) = (&body.contract, rates) {
+        if !store::add_contract(&mut conn, territory.id, contract.effective_from, rates).await? {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "contract-exists",
+                "Conflict",
+                "a contract already starts that day",
+            ));
+        }
+    }
+    drop(conn);
+    tracing::info!(account.id = %admin.0.account.id, territory = %territory.slug, "territory changed through the HQ API");
+    let territory = find(&pool, &path).await?;
+    let mut conn = pool.hq().await?;
+    Ok(HttpResponse::Ok().json(store::report(&mut conn, territory).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InviteBody {
+    email: String,
+}
+
+/// Invites the franchisee of a territory.
+#[post("/hq/territories/{slug}/invitations")]
+async fn invite_franchisee(
+    admin: HqAdmin,
+    path: web::Path<String>,
+    body: web::Json<InviteBody>,
+    pool: web::Data<TenancyPool>,
+) -> Result<HttpResponse, ApiError> {
+    let email = Email::parse(&body.email).map_err(|e| unprocessable("invalid-email", e))?;
+    let territory = find(&pool, &path).await?;
+    let mut conn = pool.hq().await?;
+    let view = invite(
+        &mut conn,
+        territory.id,
+        &territory.slug,
+        &email,
+        Role::Franchisee,
+        admin.0.account.id,
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(view))
+}

@@ -1,0 +1,253 @@
+//! Invitations: HQ invites a territory's franchisee, a franchisee invites the
+//! territory's pros. A single-use token, valid 48 hours, that creates the
+//! account or attaches an existing one with that role.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, post, web};
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use scoped_futures::ScopedFutureExt;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::email::Email;
+use super::guards::TerritoryFranchisee;
+use super::password::Password;
+use super::role::Role;
+use super::state::IdentityState;
+use super::store;
+use super::token::{SecretToken, hash_secret};
+use crate::http::ApiError;
+use crate::schema::{invitations, territories};
+use crate::tenancy::TenancyPool;
+
+/// How long an invitation works.
+const INVITATION_LIFETIME: Duration = Duration::hours(48);
+
+/// Registers the invitation routes (under `/api/v1`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(invite_pro).service(accept);
+}
+
+/// An invitation as its sender sees it.
+#[derive(Debug, Serialize)]
+pub struct InvitationView {
+    pub id: Uuid,
+    pub email: String,
+    pub role: Role,
+    pub territory: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Creates an invitation and mails its token.
+pub async fn invite(
+    conn: &mut AsyncPgConnection,
+    territory_id: i64,
+    territory_slug: &str,
+    email: &Email,
+    role: Role,
+    invited_by: Uuid,
+) -> QueryResult<InvitationView> {
+    let token = SecretToken::generate();
+    let expires_at = Utc::now() + INVITATION_LIFETIME;
+    let id: Uuid = diesel::insert_into(invitations::table)
+        .values((
+            invitations::token_hash.eq(&token.hash),
+            invitations::email_normalized.eq(email.normalized()),
+            invitations::territory_id.eq(territory_id),
+            invitations::role.eq(role.as_str()),
+            invitations::invited_by.eq(invited_by),
+            invitations::expires_at.eq(expires_at),
+        ))
+        .returning(invitations::id)
+        .get_result(conn)
+        .await?;
+    let body = format!(
+        "You are invited to CareService {territory_slug} as {}. Accept with this token within 48 hours:\n\n{}",
+        role.as_str(),
+        token.secret
+    );
+    store::enqueue_mail(conn, email.as_str(), "Your CareService invitation", &body).await?;
+    Ok(InvitationView {
+        id,
+        email: email.as_str().to_owned(),
+        role,
+        territory: territory_slug.to_owned(),
+        expires_at,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InviteBody {
+    email: String,
+}
+
+/// A territory's franchisee invites a pro to it.
+#[post("/invitations")]
+async fn invite_pro(
+    franchisee: TerritoryFranchisee,
+    body: web::Json<InviteBody>,
+    pool: web::Data<TenancyPool>,
+) -> Result<HttpResponse, ApiError> {
+    let email = Email::parse(&body.email).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-email",
+            "Invalid input",
+            e,
+        )
+    })?;
+    let territory = franchisee.territory.territory();
+    let mut conn = pool.hq().await?;
+    let view = invite(
+        &mut conn,
+        territory.id,
+        &territory.slug,
+        &email,
+        Role::Pro,
+        franchisee.auth.account.id,
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AcceptBody {
+    token: String,
+    display_name: Option<String>,
+    password: Option<String>,
+}
+
+enum Accepted {
+    Done {
+        account_id: Uuid,
+        role: Role,
+        territory: String,
+    },
+    NeedsAccount,
+    Invalid,
+}
+
+/// Accepts an invitation: attaches the role to the invited address's account,
+/// creating it (with `display_name` and `password`) if there is none.
+#[post("/auth/invitations/accept")]
+async fn accept(
+    body: web::Json<AcceptBody>,
+    pool: web::Data<TenancyPool>,
+    state: web::Data<IdentityState>,
+) -> Result<HttpResponse, ApiError> {
+    let unprocessable = |code, detail: String| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            "Invalid input",
+            detail,
+        )
+    };
+    let new_account = match (&body.display_name, &body.password) {
+        (Some(name), Some(password)) => {
+            let name = name.trim().to_owned();
+            if !(1..=200).contains(&name.chars().count()) {
+                return Err(unprocessable(
+                    "invalid-name",
+                    "a display name has 1 to 200 characters".into(),
+                ));
+            }
+            let password =
+                Password::parse(password).map_err(|e| unprocessable("weak-password", e))?;
+            Some((
+                name,
+                state
+                    .hasher
+                    .hash(password.expose())
+                    .await
+                    .map_err(|e| ApiError::internal(&e))?,
+            ))
+        }
+        _ => None,
+    };
+    let token_hash = hash_secret(&body.token);
+    let mut conn = pool.hq().await?;
+    let outcome = conn
+        .transaction::<_, diesel::result::Error, _>(|conn| {
+            async move {
+                let now = Utc::now();
+                let found: Option<(Uuid, String, i64, String, String)> = invitations::table
+                    .inner_join(territories::table)
+                    .filter(invitations::token_hash.eq(&token_hash))
+                    .filter(invitations::accepted_at.is_null())
+                    .filter(invitations::expires_at.gt(now))
+                    .select((
+                        invitations::id,
+                        invitations::email_normalized,
+                        invitations::territory_id,
+                        invitations::role,
+                        territories::slug,
+                    ))
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let Some((id, email, territory_id, role, slug)) = found else {
+                    return Ok(Accepted::Invalid);
+                };
+                let Some(role) = Role::from_stored(&role) else {
+                    return Ok(Accepted::Invalid);
+                };
+                let account_id = match store::account_by_email(conn, &email).await? {
+                    Some(account) => account.id,
+                    None => {
+                        let Some((name, hash)) = &new_account else {
+                            return Ok(Accepted::NeedsAccount);
+                        };
+                        let Some(account) =
+                            store::insert_account(conn, &email, &email, hash, name).await?
+                        else {
+                            return Ok(Accepted::Invalid);
+                        };
+                        // The token was mailed to this address: it is verified.
+                        store::mark_email_verified(conn, account.id).await?;
+                        account.id
+                    }
+                };
+                store::add_membership(conn, account_id, Some(territory_id), role).await?;
+                diesel::update(invitations::table.find(id))
+                    .set((
+                        invitations::accepted_at.eq(now),
+                        invitations::accepted_by.eq(account_id),
+                    ))
+                    .execute(conn)
+                    .await?;
+                Ok(Accepted::Done {
+                    account_id,
+                    role,
+                    territory: slug,
+                })
+            }
+            .scope_boxed()
+        })
+        .await?;
+    match outcome {
+        Accepted::Done {
+            account_id,
+            role,
+            territory,
+        } => {
+            tracing::info!(account.id = %account_id, role = role.as_str(), %territory, "invitation accepted");
+            Ok(HttpResponse::Ok()
+                .json(json!({ "account_id": account_id, "role": role, "territory": territory })))
+        }
+        Accepted::NeedsAccount => Err(unprocessable(
+            "account-details-required",
+            "no account has this address yet: give display_name and password to create it".into(),
+        )),
+        Accepted::Invalid => Err(ApiError::bad_request(
+            "invalid-token",
+            "the invitation is unknown, used or expired",
+        )),
+    }
+}

@@ -1,0 +1,163 @@
+//! `/api/v1/auth/mfa/...`: enrol TOTP, confirm it (receiving backup codes),
+//! and pass MFA in a session with a code or a backup code.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, post, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::mfa;
+use super::routes::limit;
+use super::session::Authenticated;
+use super::state::IdentityState;
+use super::store;
+use super::token::hash_secret;
+use crate::http::ApiError;
+use crate::tenancy::TenancyPool;
+
+/// Registers the MFA routes (under `/api/v1`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(enrol).service(confirm).service(verify);
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn wrong_code() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid-mfa-code",
+        "Unauthenticated",
+        "the code is wrong, expired or already used",
+    )
+}
+
+/// Starts enrolment: a new secret and its otpauth:// URL.
+#[post("/auth/mfa/enrol")]
+async fn enrol(
+    auth: Authenticated,
+    pool: web::Data<TenancyPool>,
+) -> Result<HttpResponse, ApiError> {
+    if auth.account.has_mfa() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "mfa-already-enabled",
+            "Conflict",
+            "MFA is already on",
+        ));
+    }
+    let secret = mfa::new_secret();
+    let url = mfa::provisioning_url(&secret, &auth.account.email)
+        .ok_or_else(|| ApiError::internal(&"could not build the provisioning URL"))?;
+    let mut conn = pool.hq().await?;
+    store::set_pending_totp(&mut conn, auth.account.id, &secret).await?;
+    Ok(HttpResponse::Ok().json(json!({ "secret": secret, "otpauth_url": url })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Code {
+    code: String,
+}
+
+/// Confirms enrolment with a first code; MFA is on from now, this session has
+/// passed it, and the answer holds ten backup codes, shown this once.
+#[post("/auth/mfa/confirm")]
+async fn confirm(
+    auth: Authenticated,
+    body: web::Json<Code>,
+    pool: web::Data<TenancyPool>,
+    state: web::Data<IdentityState>,
+) -> Result<HttpResponse, ApiError> {
+    limit(
+        &state,
+        "mfa:account",
+        &auth.account.id.to_string(),
+        state.limits.mfa_per_account,
+    )
+    .await?;
+    let secret = match (&auth.account.totp_secret, auth.account.has_mfa()) {
+        (Some(secret), false) => secret,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "no-pending-enrolment",
+                "Conflict",
+                "start with /auth/mfa/enrol",
+            ));
+        }
+    };
+    let step = mfa::matching_step(secret, &body.code, now()).ok_or_else(wrong_code)?;
+    let mut conn = pool.hq().await?;
+    if !store::accept_totp_step(&mut conn, auth.account.id, step).await? {
+        return Err(wrong_code());
+    }
+    let codes = mfa::new_backup_codes();
+    let hashes: Vec<Vec<u8>> = codes.iter().map(|code| hash_secret(code)).collect();
+    store::enable_totp(&mut conn, auth.account.id, &hashes).await?;
+    store::mark_session_mfa_verified(&mut conn, auth.session.id).await?;
+    tracing::info!(account.id = %auth.account.id, "MFA enabled");
+    Ok(HttpResponse::Ok().json(json!({ "enabled": true, "backup_codes": codes })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Verification {
+    code: Option<String>,
+    backup_code: Option<String>,
+}
+
+/// Passes MFA for this session with a TOTP code (each usable once) or a
+/// backup code (each usable once).
+#[post("/auth/mfa/verify")]
+async fn verify(
+    auth: Authenticated,
+    body: web::Json<Verification>,
+    pool: web::Data<TenancyPool>,
+    state: web::Data<IdentityState>,
+) -> Result<HttpResponse, ApiError> {
+    limit(
+        &state,
+        "mfa:account",
+        &auth.account.id.to_string(),
+        state.limits.mfa_per_account,
+    )
+    .await?;
+    let secret = match (&auth.account.totp_secret, auth.account.has_mfa()) {
+        (Some(secret), true) => secret,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "mfa-not-enabled",
+                "Conflict",
+                "enrol in MFA first",
+            ));
+        }
+    };
+    let mut conn = pool.hq().await?;
+    let passed = match (&body.code, &body.backup_code) {
+        (Some(code), None) => match mfa::matching_step(secret, code, now()) {
+            Some(step) => store::accept_totp_step(&mut conn, auth.account.id, step).await?,
+            None => false,
+        },
+        (None, Some(backup)) => {
+            store::use_backup_code(&mut conn, auth.account.id, &hash_secret(backup.trim())).await?
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "malformed-body",
+                "give either code or backup_code",
+            ));
+        }
+    };
+    if !passed {
+        return Err(wrong_code());
+    }
+    store::mark_session_mfa_verified(&mut conn, auth.session.id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,463 @@
+//! `/api/v1/auth/...` on any host: sign-up, sign-in, sessions, password reset
+//! and email verification.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, delete, get, post, web};
+use chrono::{Duration, Utc};
+use diesel_async::AsyncConnection;
+use scoped_futures::ScopedFutureExt;
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::email::Email;
+use super::model::{AccountView, SessionPolicy, SessionView};
+use super::password::{Password, Verified};
+use super::ratelimit::{Limit, RetryAfter};
+use super::role::Role;
+use super::session::{Authenticated, expired_session_cookie, session_cookie};
+use super::state::{IdentityState, LOCKOUT_THRESHOLD};
+use super::store::{self, TokenPurpose};
+use super::token::{SecretToken, hash_secret};
+use crate::http::ApiError;
+use crate::http::client_ip::{TrustedProxies, client_ip};
+use crate::tenancy::TenancyPool;
+use crate::tenancy::resolver::HostTarget;
+
+/// How long a password-reset link works.
+const RESET_LIFETIME: Duration = Duration::minutes(30);
+/// How long an email-verification link works.
+const VERIFY_LIFETIME: Duration = Duration::hours(24);
+
+/// Registers the auth routes (under `/api/v1`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(sign_up)
+        .service(sign_in)
+        .service(sign_out)
+        .service(current_session)
+        .service(list_sessions)
+        .service(revoke_session)
+        .service(request_password_reset)
+        .service(confirm_password_reset)
+        .service(verify_email);
+}
+
+/// 429 with Retry-After.
+pub fn too_many(RetryAfter(seconds): RetryAfter) -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate-limited",
+        "Too many attempts",
+        format!("too many attempts; retry in {seconds} seconds"),
+    )
+    .retry_after(u32::try_from(seconds).unwrap_or(u32::MAX))
+}
+
+/// Counts an attempt against a limit keyed by `what` and `who`.
+pub async fn limit(
+    state: &IdentityState,
+    what: &str,
+    who: &str,
+    limit: Limit,
+) -> Result<(), ApiError> {
+    state
+        .limiter
+        .check(&format!("{what}:{who}"), limit)
+        .await
+        .map_err(too_many)
+}
+
+fn caller_ip(request: &HttpRequest) -> String {
+    let trusted = request
+        .app_data::<web::Data<TrustedProxies>>()
+        .map(|t| t.get_ref().clone())
+        .unwrap_or_default();
+    client_ip(request, &trusted).unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn invalid_input(code: &'static str, detail: String) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        code,
+        "Invalid input",
+        detail,
+    )
+}
+
+fn accepted(detail: &str) -> HttpResponse {
+    HttpResponse::Accepted().json(json!({ "status": "accepted", "detail": detail }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignUp {
+    email: String,
+    password: String,
+    display_name: String,
+}
+
+/// Creates an account (with a customer membership when asked on a territory
+/// host). The answer, and the work behind it, are the same whether or not the
+/// email is already registered: an attacker learns nothing from it.
+#[post("/auth/sign-up")]
+#[tracing::instrument(skip_all)]
+async fn sign_up(
+    request: HttpRequest,
+    body: web::Json<SignUp>,
+    pool: web::Data<TenancyPool>,
+    state: web::Data<IdentityState>,
+) -> Result<HttpResponse, ApiError> {
+    limit(
+        &state,
+        "sign-up:ip",
+        &caller_ip(&request),
+        state.limits.sign_up_per_ip,
+    )
+    .await?;
+    let email = Email::parse(&body.email).map_err(|e| invalid_input("invalid-email", e))?;
+    let password =
+        Password::parse(&body.password).map_err(|e| invalid_input("weak-password", e))?;
+    let display_name = body.display_name.trim().to_owned();
+    if !(1..=200).contains(&display_name.chars().count()) {
+        return Err(invalid_input(
+            "invalid-name",
+            "a display name has 1 to 200 characters".into(),
+        ));
+    }
+    let territory_id = match request.extensions().get::<HostTarget>() {
+        Some(HostTarget::Territory(territory)) => Some(territory.id),
+        _ => None,
+    };
+    let hash = state
+        .hasher
+        .hash(password.expose())
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let verification = SecretToken::generate();
+    let mut conn = pool.hq().await?;
+    conn.transaction::<_, diesel::result::Error, _>(|conn| {
+        async move {
+            match store::insert_account(conn, email.as_str(), email.normalized(), &hash, &display_name).await? {
+                Some(account) => {
+                    if let Some(territory_id) = territory_id {
+                        store::add_membership(conn, account.id, Some(territory_id), Role::Customer).await?;
+                    }
+                    store::create_one_time_token(
+                        conn,
+                        &verification.hash,
+                        account.id,
+                        TokenPurpose::VerifyEmail,
+                        VERIFY_LIFETIME,
+                    )
+                    .await?;
+                    let body = format!(
+                        "Welcome to CareService. Confirm your address with this token:\n\n{}\n\nIt works for 24 hours.",
+                        verification.secret
+                    );
+                    store::enqueue_mail(conn, email.as_str(), "Confirm your email address", &body).await
+                }
+                None => {
+                    let body = "Someone tried to create a CareService account with this address, which already \
+                                has one. If it was you, sign in or reset your password.";
+                    store::enqueue_mail(conn, email.as_str(), "You already have an account", body).await
+                }
+            }
+        }
+        .scope_boxed()
+    })
+    .await?;
+    Ok(accepted("check your email to continue"))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignIn {
+    email: String,
+    password: String,
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid-credentials",
+        "Unauthenticated",
+        "wrong email or password",
+    )
+}
+
+/// Opens a session: a `__Host-session` cookie for portals, and the same token
+/// in the body for scripts and apps (`Authorization: Bearer`).
+#[post("/auth/sign-in")]
+#[tracing::instrument(skip_all)]
+async fn sign_in(
+    request: HttpRequest,
+    body: web::Json<SignIn>,
+    pool: web::Data<TenancyPool>,
+    state: web::Data<IdentityState>,
+) -> Result<HttpResponse, ApiError> {
+    let ip = caller_ip(&request);
+    limit(&state, "sign-in:ip", &ip, state.limits.sign_in_per_ip).await?;
+    let normalized = body.email.trim().to_lowercase();
+    limit(
+        &state,
+        "sign-in:account",
+        &normalized,
+        state.limits.sign_in_per_account,
+    )
+    .await?;
+
+    let mut conn = pool.hq().await?;
+    let Some(account) = store::account_by_email(&mut conn, &normalized).await? else {
+        state
+            .hasher
+            .waste_equivalent_work()
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+        return Err(invalid_credentials());
+    };
+    if let Some(until) = account.locked_until.filter(|until| *until > Utc::now()) {
+        let seconds = (until - Utc::now()).num_seconds().max(1);
+        return Err(too_many(RetryAfter(u64::try_from(seconds).unwrap_or(1))));
+    }
+    let verified = state
+        .hasher
+        .verify(&body.password, &account.password_hash)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let new_hash = match verified {
+        Verified::No => {
+            store::record_failed_sign_in(&mut conn, &account, LOCKOUT_THRESHOLD).await?;
+            tracing::info!(account.id = %account.id, failures = account.failed_sign_ins + 1, "sign-in failed");
+            return Err(invalid_credentials());
+        }
+        Verified::Yes => None,
+        Verified::YesRehashed(hash) => Some(hash),
+    };
+    if !account.is_active() {
+        return Err(invalid_credentials());
+    }
+    store::record_sign_in(&mut conn, account.id, new_hash.as_deref()).await?;
+    let memberships = store::memberships(&mut conn, account.id).await?;
+    let policy = if SessionPolicy::for_memberships(&memberships) == SessionPolicy::PRIVILEGED {
+        state.privileged_sessions
+    } else {
+        state.everyday_sessions
+    };
+    let token = SecretToken::generate();
+    let user_agent = request
+        .headers()
+        .get("user-agent")
+        .and_then(|value| value.to_str().ok());
+    let session_id = store::create_session(
+        &mut conn,
+        &token.hash,
+        account.id,
+        policy,
+        user_agent,
+        Some(&ip),
+    )
+    .await?;
+    tracing::info!(account.id = %account.id, session.id = %session_id, "signed in");
+    let mfa_required = account.has_mfa() || memberships.iter().any(|m| m.role.is_privileged());
+    Ok(HttpResponse::Ok()
+        .cookie(session_cookie(&token.secret, policy.absolute))
+        .json(json!({
+            "token": token.secret,
+            "session_id": session_id,
+            "expires_at": Utc::now() + policy.absolute,
+            "mfa_required": mfa_required,
+            "mfa_enrolled": account.has_mfa(),
+            "account": AccountView::from(&account),
+            "memberships": memberships,
+        })))
+}
+
+/// Ends the current session.
+#[post("/auth/sign-out")]
+async fn sign_out(
+    auth: Authenticated,
+    pool: web::Data<TenancyPool>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = pool.hq().await?;
+    store::revoke_session(&mut conn, auth.account.id, auth.session.id).await?;
+    Ok(HttpResponse::NoContent()
+        .cookie(expired_session_cookie())
+        .finish())
+}
+
+/// The signed-in account, its memberships and this session.
+#[get("/auth/session")]
+async fn current_session(auth: Authenticated) -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "account": AccountView::from(&auth.account),
+        "memberships": auth.memberships,
+        "session": {
+            "id": auth.session.id,
+            "expires_at": auth.session.absolute_expires_at,
+            "mfa_verified": auth.mfa_verified(),
+        },
+    }))
+}
+
+/// The account's live sessions.
+#[get("/auth/sessions")]
+async fn list_sessions(
+    auth: Authenticated,
+    pool: web::Data<TenancyPool>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = pool.hq().await?;
+    let sessions: Vec<SessionView> = store::live_sessions(&mut conn, auth.account.id)
+        .await?
+        .into_iter()
+        .map(|s| SessionView {
+            id: s.id,
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            expires_at: s.absolute_expires_at,
+            user_agent: s.user_agent,
+            ip_address: s.ip_address,
+            current: s.id == auth.session.id,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "sessions": sessions })))
+}
+
+/// Revokes one of the account's own sessions (404 for anyone else's).
+#[delete("/auth/sessions/{id}")]
+async fn revoke_session(
+    auth: Authenticated,
+    path: web::Path<Uuid>,
+    pool: web::Data<TenancyPool>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = pool.hq().await?;
+    if store::revoke_session(&mut conn, auth.account.id, path.into_inner()).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::not_found(
+            "no-such-session",
+            "this account has no live session with that id",
+        ))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResetRequest {
+    email: String,
+}
+
+/// Mails a reset token if the account exists; answers the same either way.
+#[post("/auth/password-reset/request")]
+async fn request_password_reset(
+    request: HttpRequest,
+    body: web::Json<ResetRequest>,
+    pool: web::Data<TenancyPool>,
+    state: web::Data<IdentityState>,
+) -> Result<HttpResponse, ApiError> {
+    limit(
+        &state,
+        "reset:ip",
+        &caller_ip(&request),
+        state.limits.reset_per_ip,
+    )
+    .await?;
+    let normalized = body.email.trim().to_lowercase();
+    limit(
+        &state,
+        "reset:account",
+        &normalized,
+        state.limits.reset_per_account,
+    )
+    .await?;
+    let mut conn = pool.hq().await?;
+    if let Some(account) = store::account_by_email(&mut conn, &normalized).await? {
+        let token = SecretToken::generate();
+        store::create_one_time_token(
+            &mut conn,
+            &token.hash,
+            account.id,
+            TokenPurpose::PasswordReset,
+            RESET_LIFETIME,
+        )
+        .await?;
+        let body = format!(
+            "Reset your CareService password with this token:\n\n{}\n\nIt works once, for 30 minutes.",
+            token.secret
+        );
+        store::enqueue_mail(&mut conn, &account.email, "Reset your password", &body).await?;
+    }
+    Ok(accepted(
+        "if the address has an account, a reset link is on its way",
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResetConfirm {
+    token: String,
+    password: String,
+}
+
+fn invalid_token() -> ApiError {
+    ApiError::bad_request("invalid-token", "the token is unknown, used or expired")
+}
+
+/// Sets a new password with a reset token; every session of the account ends.
+#[post("/auth/password-reset/confirm")]
+async fn confirm_password_reset(
+    body: web::Json<ResetConfirm>,
+    pool: web::Data<TenancyPool>,
+    state: web::Data<IdentityState>,
+) -> Result<HttpResponse, ApiError> {
+    let password =
+        Password::parse(&body.password).map_err(|e| invalid_input("weak-password", e))?;
+    let hash = state
+        .hasher
+        .hash(password.expose())
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let token_hash = hash_secret(&body.token);
+    let mut conn = pool.hq().await?;
+    let reset = conn
+        .transaction::<_, diesel::result::Error, _>(|conn| {
+            async move {
+                let Some(account_id) =
+                    store::consume_one_time_token(conn, &token_hash, TokenPurpose::PasswordReset)
+                        .await?
+                else {
+                    return Ok(None);
+                };
+                store::set_password(conn, account_id, &hash).await?;
+                Ok(Some(account_id))
+            }
+            .scope_boxed()
+        })
+        .await?;
+    let account_id = reset.ok_or_else(invalid_token)?;
+    tracing::info!(account.id = %account_id, "password reset; every session revoked");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyEmail {
+    token: String,
+}
+
+/// Confirms the account's email address with the mailed token.
+#[post("/auth/verify-email")]
+async fn verify_email(
+    body: web::Json<VerifyEmail>,
+    pool: web::Data<TenancyPool>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = pool.hq().await?;
+    let account_id = store::consume_one_time_token(
+        &mut conn,
+        &hash_secret(&body.token),
+        TokenPurpose::VerifyEmail,
+    )
+    .await?
+    .ok_or_else(invalid_token)?;
+    store::mark_email_verified(&mut conn, account_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,466 @@
+//! Queries on accounts, memberships, sessions and one-time tokens (all in hq).
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::model::{Account, SessionPolicy, SessionRow};
+use super::role::{Membership, Role};
+use crate::schema::{accounts, mail_outbox, memberships, one_time_tokens, sessions, territories};
+
+/// The account with this (lowercased) email.
+pub async fn account_by_email(
+    conn: &mut AsyncPgConnection,
+    normalized: &str,
+) -> QueryResult<Option<Account>> {
+    accounts::table
+        .filter(accounts::email_normalized.eq(normalized))
+        .select(Account::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The account with this id.
+pub async fn account(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Account> {
+    accounts::table
+        .find(id)
+        .select(Account::as_select())
+        .first(conn)
+        .await
+}
+
+/// Creates an account; None when the email is taken.
+pub async fn insert_account(
+    conn: &mut AsyncPgConnection,
+    email: &str,
+    normalized: &str,
+    password_hash: &str,
+    display_name: &str,
+) -> QueryResult<Option<Account>> {
+    diesel::insert_into(accounts::table)
+        .values((
+            accounts::email.eq(email),
+            accounts::email_normalized.eq(normalized),
+            accounts::password_hash.eq(password_hash),
+            accounts::display_name.eq(display_name),
+        ))
+        .on_conflict(accounts::email_normalized)
+        .do_nothing()
+        .returning(Account::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+/// Every membership of an account, with territory slugs.
+pub async fn memberships(
+    conn: &mut AsyncPgConnection,
+    account_id: Uuid,
+) -> QueryResult<Vec<Membership>> {
+    let rows: Vec<(String, Option<i64>, Option<String>)> = memberships::table
+        .left_join(territories::table)
+        .filter(memberships::account_id.eq(account_id))
+        .order((memberships::territory_id.asc(), memberships::role.asc()))
+        .select((
+            memberships::role,
+            memberships::territory_id,
+            territories::slug.nullable(),
+        ))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(role, territory_id, territory)| {
+            Role::from_stored(&role).map(|role| Membership {
+                role,
+                territory,
+                territory_id,
+            })
+        })
+        .collect())
+}
+
+/// Grants `role` (in `territory_id`, or HQ-wide); a no-op if already granted.
+pub async fn add_membership(
+    conn: &mut AsyncPgConnection,
+    account_id: Uuid,
+    territory_id: Option<i64>,
+    role: Role,
+) -> QueryResult<()> {
+    diesel::insert_into(memberships::table)
+        .values((
+            memberships::account_id.eq(account_id),
+            memberships::territory_id.eq(territory_id),
+            memberships::role.eq(role.as_str()),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Opens a session and returns its id.
+pub async fn create_session(
+    conn: &mut AsyncPgConnection,
+    token_hash: &[u8],
+    account_id: Uuid,
+    policy: SessionPolicy,
+    user_agent: Option<&str>,
+    ip_address: Option<&str>,
+) -> QueryResult<Uuid> {
+    let now = Utc::now();
+    diesel::insert_into(sessions::table)
+        .values((
+            sessions::token_hash.eq(token_hash),
+            sessions::account_id.eq(account_id),
+            sessions::created_at.eq(now),
+            sessions::last_seen_at.eq(now),
+            sessions::idle_timeout_seconds
+                .eq(i32::try_from(policy.idle.num_seconds()).unwrap_or(i32::MAX)),
+            sessions::absolute_expires_at.eq(now + policy.absolute),
+            sessions::user_agent.eq(user_agent.map(|ua| ua.chars().take(300).collect::<String>())),
+            sessions::ip_address.eq(ip_address),
+        ))
+        .returning(sessions::id)
+        .get_result(conn)
+        .await
+}
+
+/// The session with this token hash and its account.
+pub async fn session_by_token(
+    conn: &mut AsyncPgConnection,
+    token_hash: &[u8],
+) -> QueryResult<Option<(SessionRow, Account)>> {
+    sessions::table
+        .inner_join(accounts::table)
+        .filter(sessions::token_hash.eq(token_hash))
+        .select((SessionRow::as_select(), Account::as_select()))
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Marks the session used now (sliding its idle timeout).
+pub async fn touch_session(
+    conn: &mut AsyncPgConnection,
+    session_id: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(sessions::table.find(session_id))
+        .set(sessions::last_seen_at.eq(now))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Records that the session passed MFA.
+pub async fn mark_session_mfa_verified(
+    conn: &mut AsyncPgConnection,
+    session_id: Uuid,
+) -> QueryResult<()> {
+    diesel::update(sessions::table.find(session_id))
+        .set(sessions::mfa_verified_at.eq(Utc::now()))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// An account's live sessions, newest first.
+pub async fn live_sessions(
+    conn: &mut AsyncPgConnection,
+    account_id: Uuid,
+) -> QueryResult<Vec<SessionRow>> {
+    let now = Utc::now();
+    let rows: Vec<SessionRow> = sessions::table
+        .filter(sessions::account_id.eq(account_id))
+        .filter(sessions::revoked_at.is_null())
+        .filter(sessions::absolute_expires_at.gt(now))
+        .order(sessions::created_at.desc())
+        .select(SessionRow::as_select())
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|session| session.is_live(now))
+        .collect())
+}
+
+/// Revokes one session of an account; false when it has none by that id.
+pub async fn revoke_session(
+    conn: &mut AsyncPgConnection,
+    account_id: Uuid,
+    session_id: Uuid,
+) -> QueryResult<bool> {
+    let revoked = diesel::update(
+        sessions::table
+            .filter(sessions::id.eq(session_id))
+            .filter(sessions::account_id.eq(account_id))
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set(sessions::revoked_at.eq(Utc::now()))
+    .execute(conn)
+    .await?;
+    Ok(revoked == 1)
+}
+
+/// Revokes every session of an account.
+pub async fn revoke_all_sessions(
+    conn: &mut AsyncPgConnection,
+    account_id: Uuid,
+) -> QueryResult<usize> {
+    diesel::update(
+        sessions::table
+            .filter(sessions::account_id.eq(account_id))
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set(sessions::revoked_at.eq(Utc::now()))
+    .execute(conn)
+    .await
+}
+
+/// After a wrong password: counts the failure and, past `threshold`
+/// consecutive failures, locks the account for a time that doubles with each
+/// further failure, capped at an hour. Never permanent.
+pub async fn record_failed_sign_in(
+    conn: &mut AsyncPgConnection,
+    account: &Account,
+    threshold: i32,
+) -> QueryResult<()> {
+    let failures = account.failed_sign_ins.saturating_add(1);
+    let locked_until = (failures >= threshold).then(|| {
+        let doublings = u32::try_from(failures - threshold).unwrap_or(0).min(6);
+        Utc::now() + Duration::minutes(1_i64 << doublings)
+    });
+    diesel::update(accounts::table.find(account.id))
+        .set((
+            accounts::failed_sign_ins.eq(failures),
+            accounts::locked_until.eq(locked_until),
+        ))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// After a right password: clears the failure count, and stores a rehashed
+/// password when its parameters changed.
+pub async fn record_sign_in(
+    conn: &mut AsyncPgConnection,
+    account_id: Uuid,
+    new_hash: Option<&str>,
+) -> QueryResult<()> {
+    let reset = (
+        accounts::failed_sign_ins.eq(0),
+        accounts::locked_until.eq(None::<DateTime<Utc>>),
+    );
+    let target = accounts::table.find(account_id);
+    match new_hash {
+        Some(hash) => {
+            diesel::update(target)
+                .set((reset, accounts::password_hash.eq(hash)))
+                .execute(conn)
+                .await?
+        }
+        None => diesel::update(target).set(reset).execute(conn).await?,
+    };
+    Ok(())
+}
+
+/// Replaces the password and revokes every session.
+pub async fn set_password(
+    conn: &mut AsyncPgConnection,
+    account_id: Uuid,
+    hash: &str,
+) -> QueryResult<()> {
+    diesel::update(accounts::table.find(account_id))
+        .set((
+            accounts::password_hash.eq(hash),
+            accounts::failed_sign_ins.eq(0),
+            accounts::locked_until.eq(None::<DateTime<Utc>>),
+            accounts::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    revoke_all_sessions(conn, account_id).await.map(|_| ())
+}
+
+/// What a one-time token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenPurpose {
+    PasswordReset,
+    VerifyEmail,
+}
+
+impl TokenPurpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::PasswordReset => "password_reset",
+            Self::VerifyEmail => "verify_email",
+        }
+    }
+}
+
+/// Stores a one-time token valid for `lifetime`.
+pub async fn create_one_time_token(
+    conn: &mut AsyncPgConnection,
+    token_hash: &[u8],
+    account_id: Uuid,
+    purpose: TokenPurpose,
+    lifetime: Duration,
+) -> QueryResult<()> {
+    diesel::insert_into(one_time_tokens::table)
+        .values((
+            one_time_tokens::token_hash.eq(token_hash),
+            one_time_tokens::account_id.eq(account_id),
+            one_time_tokens::purpose.eq(purpose.as_str()),
+            one_time_tokens::expires_at.eq(Utc::now() + lifetime),
+        ))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Uses a one-time token: the account it was for, once, before it expires.
+pub async fn consume_one_time_token(
+    conn: &mut AsyncPgConnection,
+    token_hash: &[u8],
+    purpose: TokenPurpose,
+) -> QueryResult<Option<Uuid>> {
+    let now = Utc::now();
+    diesel::update(
+        one_time_tokens::table
+            .filter(one_time_tokens::token_hash.eq(token_hash))
+            .filter(one_time_tokens::purpose.eq(purpose.as_str()))
+            .filter(one_time_tokens::used_at.is_null())
+            .filter(one_time_tokens::expires_at.gt(now)),
+    )
+    .set(one_time_tokens::used_at.eq(now))
+    .returning(one_time_tokens::account_id)
+    .get_result(conn)
+    .await
+    .optional()
+}
+
+/// Marks the account's email verified.
+pub async fn mark_email_verified(
+    conn: &mut AsyncPgConnection,
+    account_id: Uuid,
+) -> QueryResult<()> {
+    diesel::update(
+        accounts::table
+            .find(account_id)
+            .filter(accounts::email_verified_at.is_null()),
+    )
+    .set(accounts::email_verified_at.eq(Utc::now()))
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Queues a mail for delivery.
+pub async fn enqueue_mail(
+    conn: &mut AsyncPgConnection,
+    to: &str,
+    subject: &str,
+    body: &str,
+) -> QueryResult<()> {
+    diesel::insert_into(mail_outbox::table)
+        .values((
+            mail_outbox::to_address.eq(to),
+            mail_outbox::subject.eq(subject),
+            mail_outbox::body.eq(body),
+        ))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Stores a TOTP secret awaiting confirmation (replacing an unconfirmed one).
+pub async fn set_pending_totp(
+    conn: &mut AsyncPgConnection,
+    account_id: Uuid,
+    secret: &str,
+) -> QueryResult<()> {
+    diesel::update(
+        accounts::table
+            .find(account_id)
+            .filter(accounts::totp_enabled_at.is_null()),
+    )
+    .set((
+        accounts::totp_secret.eq(secret),
+        accounts::totp_last_step.eq(None::<i64>),
+    ))
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Accepts a TOTP step for the account if it is later than the last one
+/// accepted; false for a replay.
+pub async fn accept_totp_step(
+    conn: &mut AsyncPgConnection,
+    account_id: Uuid,
+    step: i64,
+) -> QueryResult<bool> {
+    let updated = diesel::update(
+        accounts::table.find(account_id).filter(
+            accounts::totp_last_step
+                .is_null()
+                .or(accounts::totp_last_step.lt(step)),
+        ),
+    )
+    .set(accounts::totp_last_step.eq(step))
+    .execute(conn)
+    .await?;
+    Ok(updated == 1)
+}
+
+/// Turns MFA on and stores the backup codes' hashes.
+pub async fn enable_totp(
+    conn: &mut AsyncPgConnection,
+    account_id: Uuid,
+    backup_code_hashes: &[Vec<u8>],
+) -> QueryResult<()> {
+    use crate::schema::mfa_backup_codes;
+    diesel::update(accounts::table.find(account_id))
+        .set(accounts::totp_enabled_at.eq(Utc::now()))
+        .execute(conn)
+        .await?;
+    diesel::delete(mfa_backup_codes::table.filter(mfa_backup_codes::account_id.eq(account_id)))
+        .execute(conn)
+        .await?;
+    let rows: Vec<_> = backup_code_hashes
+        .iter()
+        .map(|hash| {
+            (
+                mfa_backup_codes::account_id.eq(account_id),
+                mfa_backup_codes::code_hash.eq(hash),
+            )
+        })
+        .collect();
+    diesel::insert_into(mfa_backup_codes::table)
+        .values(rows)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Uses a backup code once; false if unknown or used.
+pub async fn use_backup_code(
+    conn: &mut AsyncPgConnection,
+    account_id: Uuid,
+    code_hash: &[u8],
+) -> QueryResult<bool> {
+    use crate::schema::mfa_backup_codes;
+    let used = diesel::update(
+        mfa_backup_codes::table
+            .filter(mfa_backup_codes::account_id.eq(account_id))
+            .filter(mfa_backup_codes::code_hash.eq(code_hash))
+            .filter(mfa_backup_codes::used_at.is_null()),
+    )
+    .set(mfa_backup_codes::used_at.eq(Utc::now()))
+    .execute(conn)
+    .await?;
+    Ok(used == 1)
+}
