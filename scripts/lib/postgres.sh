@@ -81,3 +81,20 @@ pg_stop_private() {
   [ -f "$dir/data/postmaster.pid" ] && _pg_as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1
   rm -rf "$dir"
 }
+
+# Installs redis-server from the OS packages when missing (the tests start
+# their own instances of it).
+redis_ensure_installed() {
+  command -v redis-server >/dev/null && return 0
+  echo "redis-server not found: installing it from the OS packages" >&2
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if command -v apt-get >/dev/null; then
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
+  elif command -v dnf >/dev/null; then
+    $sudo dnf install -y redis
+  elif command -v brew >/dev/null; then
+    brew install redis
+  fi
+  command -v redis-server >/dev/null || { echo "error: install redis-server and retry" >&2; return 1; }
+}

@@ -28,7 +28,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(list)
         .service(show)
         .service(change)
-        .service(invite_franchisee);
+        .service(invite_franchisee)
+        .service(set_account_status);
 }
 
 fn unprocessable(code: &'static str, detail: impl Into<String>) -> ApiError {
@@ -235,4 +236,37 @@ async fn invite_franchisee(
     )
     .await?;
     Ok(HttpResponse::Created().json(view))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "lowercase")]
+enum AccountStatus {
+    Active,
+    Disabled,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountChange {
+    status: AccountStatus,
+}
+
+/// Disables an account (revoking every session) or enables it again.
+#[patch("/hq/accounts/{id}")]
+async fn set_account_status(
+    admin: HqAdmin,
+    path: web::Path<uuid::Uuid>,
+    body: web::Json<AccountChange>,
+    pool: web::Data<TenancyPool>,
+) -> Result<HttpResponse, ApiError> {
+    let active = matches!(body.status, AccountStatus::Active);
+    let mut conn = pool.hq().await?;
+    if !crate::identity::store::set_account_active(&mut conn, *path, active).await? {
+        return Err(ApiError::not_found(
+            "unknown-account",
+            "there is no account with that id",
+        ));
+    }
+    tracing::info!(account.id = %admin.0.account.id, target = %path, active, "account status changed");
+    Ok(HttpResponse::NoContent().finish())
 }

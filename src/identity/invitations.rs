@@ -176,8 +176,7 @@ async fn accept(
         .transaction::<_, diesel::result::Error, _>(|conn| {
             async move {
                 let now = Utc::now();
-                let found: Option<(Uuid, String, i64, String, String)> = invitations::table
-                    .inner_join(territories::table)
+                let found: Option<(Uuid, String, i64, String)> = invitations::table
                     .filter(invitations::token_hash.eq(&token_hash))
                     .filter(invitations::accepted_at.is_null())
                     .filter(invitations::expires_at.gt(now))
@@ -186,15 +185,19 @@ async fn accept(
                         invitations::email_normalized,
                         invitations::territory_id,
                         invitations::role,
-                        territories::slug,
                     ))
                     .for_update()
                     .first(conn)
                     .await
                     .optional()?;
-                let Some((id, email, territory_id, role, slug)) = found else {
+                let Some((id, email, territory_id, role)) = found else {
                     return Ok(Accepted::Invalid);
                 };
+                let slug: String = territories::table
+                    .find(territory_id)
+                    .select(territories::slug)
+                    .first(conn)
+                    .await?;
                 let Some(role) = Role::from_stored(&role) else {
                     return Ok(Accepted::Invalid);
                 };

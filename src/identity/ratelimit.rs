@@ -42,7 +42,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             sign_in_per_ip: Limit::per(30, 300),
-            sign_in_per_account: Limit::per(10, 900),
+            sign_in_per_account: Limit::per(20, 900),
             sign_up_per_ip: Limit::per(10, 3600),
             reset_per_ip: Limit::per(10, 900),
             reset_per_account: Limit::per(3, 3600),

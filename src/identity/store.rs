@@ -464,3 +464,23 @@ pub async fn use_backup_code(
     .await?;
     Ok(used == 1)
 }
+
+/// Disables or re-enables an account; disabling revokes every session.
+pub async fn set_account_active(
+    conn: &mut AsyncPgConnection,
+    account_id: Uuid,
+    active: bool,
+) -> QueryResult<bool> {
+    let status = if active { "active" } else { "disabled" };
+    let changed = diesel::update(accounts::table.find(account_id))
+        .set((
+            accounts::status.eq(status),
+            accounts::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    if !active {
+        revoke_all_sessions(conn, account_id).await?;
+    }
+    Ok(changed == 1)
+}

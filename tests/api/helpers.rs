@@ -296,3 +296,147 @@ where
     }
     None
 }
+
+impl TestApp {
+    /// POSTs JSON to `path` on `host`, with a bearer token if given.
+    pub async fn post(
+        &self,
+        host: &str,
+        path: &str,
+        body: &serde_json::Value,
+        token: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.address))
+            .header(reqwest::header::HOST, host)
+            .json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request")
+    }
+
+    /// Sends `method` with an optional JSON body and bearer token.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        host: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        token: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.address))
+            .header(reqwest::header::HOST, host);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request")
+    }
+
+    /// Creates an active account with `roles` (slug None: HQ-wide).
+    pub async fn account(
+        &self,
+        email: &str,
+        password: &str,
+        roles: &[(careservice::identity::Role, Option<&Territory>)],
+    ) -> uuid::Uuid {
+        use careservice::identity::store;
+        let hash = careservice::identity::password::PasswordHasherPool::new(1)
+            .hash(password)
+            .await
+            .expect("hash");
+        let mut conn = self.pool.hq().await.expect("conn");
+        let account = store::insert_account(
+            &mut conn,
+            email,
+            &email.to_lowercase(),
+            &hash,
+            "Test person",
+        )
+        .await
+        .expect("insert")
+        .expect("new account");
+        for (role, territory) in roles {
+            store::add_membership(&mut conn, account.id, territory.map(|t| t.id), *role)
+                .await
+                .expect("membership");
+        }
+        account.id
+    }
+
+    /// Signs in and returns the session token.
+    pub async fn sign_in(&self, host: &str, email: &str, password: &str) -> String {
+        let response = self
+            .post(
+                host,
+                "/api/v1/auth/sign-in",
+                &serde_json::json!({ "email": email, "password": password }),
+                None,
+            )
+            .await;
+        assert_eq!(response.status(), 200, "sign-in of {email} failed");
+        let body: serde_json::Value = response.json().await.expect("json");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Enrols the session's account in MFA and passes it; returns the secret.
+    pub async fn enable_mfa(&self, host: &str, token: &str) -> String {
+        let enrolled: serde_json::Value = self
+            .post(
+                host,
+                "/api/v1/auth/mfa/enrol",
+                &serde_json::json!({}),
+                Some(token),
+            )
+            .await
+            .json()
+            .await
+            .expect("json");
+        let secret = enrolled["secret"].as_str().expect("secret").to_owned();
+        let code = careservice::identity::mfa::code_at(&secret, unix_now()).expect("code");
+        let confirmed = self
+            .post(
+                host,
+                "/api/v1/auth/mfa/confirm",
+                &serde_json::json!({ "code": code }),
+                Some(token),
+            )
+            .await;
+        assert_eq!(confirmed.status(), 200);
+        secret
+    }
+
+    /// The token in the newest mail to `to`.
+    pub async fn mailed_token(&self, to: &str) -> String {
+        use careservice::schema::mail_outbox;
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let mut conn = self.db.admin().await;
+        let body: String = mail_outbox::table
+            .filter(mail_outbox::to_address.eq(to))
+            .order(mail_outbox::created_at.desc())
+            .select(mail_outbox::body)
+            .first(&mut conn)
+            .await
+            .expect("a mail");
+        body.lines()
+            .map(str::trim)
+            .find(|line| line.len() == 43 && !line.contains(' '))
+            .expect("a token in the mail")
+            .to_owned()
+    }
+}
+
+/// Seconds since the epoch.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}

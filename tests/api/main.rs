@@ -1,5 +1,7 @@
 //! Integration tests: the real application over HTTP and the real database.
 
+mod auth;
+mod authorization;
 mod cli;
 mod helpers;
 mod isolation;
