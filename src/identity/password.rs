@@ -1,13 +1,14 @@
 //! Passwords: the policy (8 to 128 characters, no composition rules, the most
-//! common ones refused) and argon2id hashing off the async workers, a bounded
-//! number at once, so a flood of sign-ins queues instead of starving requests.
+//! common ones refused) and argon2id hashing off the async workers, on a few
+//! threads of their own that run at a lower CPU priority: a flood of sign-ins
+//! queues there, and the scheduler still serves other requests first.
 
 use std::sync::Arc;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 /// OWASP's argon2id minimum: 19 MiB, two passes, one lane.
 const MEMORY_KIB: u32 = 19_456;
@@ -59,18 +60,38 @@ pub enum Verified {
     YesRehashed(String),
 }
 
-/// Hashes and verifies on blocking threads, `limit` at a time.
+/// Hashes and verifies on its own threads, `limit` at a time, niced so that
+/// request handling wins the CPU when both want it.
 #[derive(Clone)]
 pub struct PasswordHasherPool {
-    permits: Arc<Semaphore>,
+    threads: Option<Arc<rayon::ThreadPool>>,
+}
+
+/// The nice value of hashing threads (0 is normal, 19 the lowest priority).
+const HASHING_NICENESS: libc::c_int = 19;
+
+fn lower_this_threads_priority() {
+    // SAFETY: setpriority has no memory-safety preconditions. On Linux, with
+    // `who` 0 it applies to the calling thread only. A failure (not permitted)
+    // leaves the thread at normal priority, which is still correct.
+    let outcome = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, HASHING_NICENESS) };
+    if outcome != 0 {
+        tracing::debug!("could not lower the priority of a password-hashing thread");
+    }
 }
 
 impl PasswordHasherPool {
     /// At most `limit` hashes run at once.
     pub fn new(limit: usize) -> Self {
-        Self {
-            permits: Arc::new(Semaphore::new(limit.max(1))),
-        }
+        let threads = rayon::ThreadPoolBuilder::new()
+            .num_threads(limit.max(1))
+            .thread_name(|index| format!("password-hash-{index}"))
+            .start_handler(|_| lower_this_threads_priority())
+            .build()
+            .map_err(|error| tracing::error!(%error, "cannot start the password-hashing threads"))
+            .ok()
+            .map(Arc::new);
+        Self { threads }
     }
 
     /// A PHC string for `password`.
@@ -96,14 +117,12 @@ impl PasswordHasherPool {
         &self,
         work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| HashError::Interrupted)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|_| HashError::Interrupted)?
+        let threads = self.threads.as_ref().ok_or(HashError::Interrupted)?;
+        let (sender, receiver) = oneshot::channel();
+        threads.spawn(move || {
+            let _ = sender.send(work());
+        });
+        receiver.await.map_err(|_| HashError::Interrupted)?
     }
 }
 
