@@ -5,12 +5,14 @@
 //! [`startup::Application`] for the server and at [`tenancy`] for the contract
 //! that keeps territories apart.
 
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod database;
 pub mod hq;
 pub mod http;
 pub mod identity;
+pub mod money;
 pub mod schema;
 pub mod startup;
 pub mod telemetry;

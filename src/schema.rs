@@ -74,8 +74,56 @@ pub mod tenant {
             portal_primary_color -> Nullable<Text>,
             portal_logo_url -> Nullable<Text>,
             updated_at -> Timestamptz,
+            portal_secondary_color -> Nullable<Text>,
+            cancellation_free_hours -> Int4,
+            cancellation_fee_percent -> Numeric,
+            min_notice_minutes -> Int4,
+            booking_horizon_days -> Int4,
         }
     }
+
+    diesel::table! {
+        service_overrides (service_code) {
+            service_code -> Text,
+            enabled -> Bool,
+            price -> Nullable<Numeric>,
+            duration_minutes -> Nullable<Int4>,
+            name_nl -> Nullable<Text>,
+            name_en -> Nullable<Text>,
+            description_nl -> Nullable<Text>,
+            description_en -> Nullable<Text>,
+            cancellation_free_hours -> Nullable<Int4>,
+            cancellation_fee_percent -> Nullable<Numeric>,
+            min_notice_minutes -> Nullable<Int4>,
+            updated_at -> Timestamptz,
+            updated_by -> Nullable<Uuid>,
+        }
+    }
+
+    diesel::table! {
+        pros (id) {
+            id -> Uuid,
+            account_id -> Uuid,
+            display_name -> Text,
+            bio -> Text,
+            languages -> Array<Text>,
+            postcodes -> Array<Text>,
+            status -> Text,
+            created_at -> Timestamptz,
+            updated_at -> Timestamptz,
+        }
+    }
+
+    diesel::table! {
+        pro_offerings (pro_id, service_code) {
+            pro_id -> Uuid,
+            service_code -> Text,
+            price -> Nullable<Numeric>,
+        }
+    }
+
+    diesel::joinable!(pro_offerings -> pros (pro_id));
+    diesel::allow_tables_to_appear_in_same_query!(pros, pro_offerings);
 
     diesel::table! {
         outbox (event_id) {
@@ -191,3 +239,61 @@ diesel::allow_tables_to_appear_in_same_query!(
     territories,
     invitations
 );
+
+diesel::table! {
+    hq.vat_categories (code) {
+        code -> Text,
+        name_nl -> Text,
+        name_en -> Text,
+    }
+}
+
+diesel::table! {
+    hq.vat_rates (category, effective_from) {
+        category -> Text,
+        effective_from -> Date,
+        rate -> Numeric,
+    }
+}
+
+diesel::table! {
+    hq.service_categories (code) {
+        code -> Text,
+        name_nl -> Text,
+        name_en -> Text,
+        position -> Int4,
+    }
+}
+
+diesel::table! {
+    hq.services (code) {
+        code -> Text,
+        category -> Text,
+        name_nl -> Text,
+        name_en -> Text,
+        description_nl -> Text,
+        description_en -> Text,
+        duration_minutes -> Int4,
+        min_duration_minutes -> Int4,
+        max_duration_minutes -> Int4,
+        base_price -> Numeric,
+        min_price -> Numeric,
+        max_price -> Numeric,
+        vat_category -> Text,
+        instant_booking -> Bool,
+        active -> Bool,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    hq.catalog_changes (id) {
+        id -> Int8,
+        changed_at -> Timestamptz,
+        account_id -> Nullable<Uuid>,
+        entity -> Text,
+        entity_code -> Text,
+        action -> Text,
+        after -> Jsonb,
+    }
+}

@@ -10,6 +10,7 @@ use actix_web::{App, HttpServer, web};
 use tokio::task::JoinHandle;
 use tracing_actix_web::TracingLogger;
 
+use crate::catalog::cache::EffectiveCatalogs;
 use crate::config::ServerSettings;
 use crate::hq::routes::BaseDomain;
 use crate::http;
@@ -20,7 +21,9 @@ use crate::identity::mail::run_delivery;
 use crate::identity::ratelimit::RateLimiter;
 use crate::telemetry::RequestSpan;
 use crate::tenancy::TenancyPool;
-use crate::tenancy::notify::listen_for_changes;
+use crate::tenancy::notify::{
+    CATALOG_CHANNEL, ChangeHandler, TERRITORIES_CHANNEL, listen_for_changes,
+};
 use crate::tenancy::resolver::TerritoryResolver;
 use crate::tenancy::router::{HostRouter, route_by_host};
 
@@ -48,16 +51,26 @@ impl Application {
         let mut identity = IdentityState::new(limiter, hashing_threads);
         identity.limits = settings.limits.clone();
 
+        let catalog = EffectiveCatalogs::new();
+        let subscriptions: Vec<(&'static str, ChangeHandler)> = vec![
+            (TERRITORIES_CHANNEL, {
+                let resolver = Arc::clone(&resolver);
+                Arc::new(move |_: &str| resolver.invalidate_all())
+            }),
+            (CATALOG_CHANNEL, {
+                let catalog = catalog.clone();
+                Arc::new(move |_: &str| catalog.invalidate_all())
+            }),
+        ];
+
         let listener = TcpListener::bind(settings.bind)?;
         let port = listener.local_addr()?.port();
         let background = vec![
-            tokio::spawn(listen_for_changes(
-                database_url.to_owned(),
-                Arc::clone(&resolver),
-            )),
+            tokio::spawn(listen_for_changes(database_url.to_owned(), subscriptions)),
             tokio::spawn(run_delivery(pool.clone())),
         ];
         let pool = web::Data::new(pool);
+        let catalog = web::Data::new(catalog);
         let identity = web::Data::new(identity);
         let router = web::Data::new(HostRouter::new(resolver, settings.trusted_proxies.clone()));
         let trusted = web::Data::new(TrustedProxies(settings.trusted_proxies.clone()));
@@ -71,6 +84,7 @@ impl Application {
                 .app_data(pool.clone())
                 .app_data(router.clone())
                 .app_data(identity.clone())
+                .app_data(catalog.clone())
                 .app_data(trusted.clone())
                 .app_data(base.clone())
                 .app_data(web::PayloadConfig::new(256 * 1024))
@@ -83,6 +97,7 @@ impl Application {
                         .configure(crate::tenancy::routes::configure)
                         .configure(crate::identity::configure)
                         .configure(crate::hq::configure)
+                        .configure(crate::catalog::configure)
                         .default_service(web::to(http::errors::no_such_route)),
                 )
                 .default_service(web::to(http::errors::no_such_route))

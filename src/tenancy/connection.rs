@@ -29,6 +29,8 @@ diesel::define_sql_function! {
 pub const OWNER_ROLE: &str = "careservice_owner";
 /// The role of HQ requests: hq's tables, no tenant schema.
 pub const HQ_ROLE: &str = "careservice_hq";
+/// The group every territory's role is in: read access to HQ's catalog.
+pub const TENANT_GROUP_ROLE: &str = "careservice_tenant";
 
 /// What a connection is bound to: a search_path and a role.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,9 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use scoped_futures::ScopedFutureExt;
 
-use super::connection::{ConnectionFailure, OWNER_ROLE, TenancyPool, set_config};
+use super::connection::{
+    ConnectionFailure, OWNER_ROLE, TENANT_GROUP_ROLE, TenancyPool, set_config,
+};
 use super::migrate::apply_steps;
 use super::model::{ContractRates, Territory, TerritoryRow, TerritoryStatus};
 use super::settings::{CustomDomain, Locale, TimeZone};
@@ -161,7 +163,7 @@ async fn provision_in_transaction(
         .execute(conn)
         .await?;
     let create_role = format!(
-        "CREATE ROLE {role} NOLOGIN; GRANT {role} TO CURRENT_USER;",
+        "CREATE ROLE {role} NOLOGIN IN ROLE {TENANT_GROUP_ROLE}; GRANT {role} TO CURRENT_USER;",
         role = quote_ident(&role)
     );
     conn.batch_execute(&create_role)

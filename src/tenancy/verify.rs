@@ -76,7 +76,10 @@ pub async fn verify_all(
     let mut conn = pool.owner().await?;
     let territories = store::list(&mut conn).await?;
     let schemas: Vec<String> = territories.iter().map(|t| t.schema_name.clone()).collect();
-    let actual = structure(&mut conn, &schemas).await?;
+    let schemas_ref = &schemas;
+    let actual = conn
+        .transaction::<_, MigrateError, _>(|conn| async move { structure(conn, schemas_ref).await }.scope_boxed())
+        .await?;
 
     let versions: BTreeSet<i32> = territories.iter().map(|t| t.schema_version).collect();
     let mut references = BTreeMap::new();
@@ -160,6 +163,9 @@ async fn structure(
     conn: &mut AsyncPgConnection,
     schemas: &[String],
 ) -> Result<BTreeMap<String, BTreeSet<String>>, MigrateError> {
+    // With an empty search_path the catalog functions qualify every name, so
+    // the text does not depend on who asks. The caller holds a transaction.
+    diesel::select(set_config("search_path", "", true)).execute(conn).await?;
     let rows: Vec<StructureItem> = diesel::sql_query(STRUCTURE_SQL)
         .bind::<Array<Text>, _>(schemas)
         .load(conn)

@@ -1,0 +1,247 @@
+//! `/api/v1/hq/catalog/...`: HQ admins manage the shared catalog. Every
+//! change is validated and recorded in `hq.catalog_changes`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::NaiveDate;
+use diesel_async::AsyncConnection;
+use rust_decimal::Decimal;
+use scoped_futures::ScopedFutureExt;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::model::{NewService, ServiceChange, check_text};
+use super::routes::unprocessable;
+use super::store;
+use crate::http::ApiError;
+use crate::identity::HqAdmin;
+use crate::tenancy::TenancyPool;
+
+/// Registers the HQ catalog routes (under `/api/v1`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(list_services)
+        .service(create_service)
+        .service(change_service)
+        .service(create_category)
+        .service(add_vat_rate);
+}
+
+fn conflict(code: &'static str, detail: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, code, "Conflict", detail)
+}
+
+/// Every service (active or not) and every VAT rate.
+#[get("/hq/catalog/services")]
+async fn list_services(
+    _admin: HqAdmin,
+    pool: web::Data<TenancyPool>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = pool.hq().await?;
+    let services = store::services(&mut conn).await?;
+    let rates: Vec<_> = store::vat_rates(&mut conn)
+        .await?
+        .into_iter()
+        .map(|(category, from, rate)| json!({ "vat_category": category, "effective_from": from, "rate": rate.normalize().to_string() }))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "services": services, "vat_rates": rates })))
+}
+
+async fn check_references(
+    conn: &mut diesel_async::AsyncPgConnection,
+    category: &str,
+    vat: &str,
+) -> Result<(), ApiError> {
+    match store::references_exist(conn, category, vat).await? {
+        (false, _) => Err(unprocessable(
+            "unknown-category",
+            format!("there is no service category {category:?}"),
+        )),
+        (_, false) => Err(unprocessable(
+            "unknown-vat-category",
+            format!("there is no VAT category {vat:?}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Adds a service to the catalog.
+#[post("/hq/catalog/services")]
+async fn create_service(
+    admin: HqAdmin,
+    body: web::Json<NewService>,
+    pool: web::Data<TenancyPool>,
+) -> Result<HttpResponse, ApiError> {
+    let new = body.into_inner();
+    new.validate()
+        .map_err(|e| unprocessable("invalid-service", e))?;
+    let mut conn = pool.hq().await?;
+    check_references(&mut conn, &new.category, &new.vat_category).await?;
+    let account = admin.0.account.id;
+    let created = conn
+        .transaction::<_, diesel::result::Error, _>(|conn| {
+            async move {
+                if !store::insert_service(conn, &new).await? {
+                    return Ok(None);
+                }
+                let service = store::service(conn, &new.code).await?;
+                store::record_change(
+                    conn,
+                    account,
+                    "service",
+                    &new.code,
+                    "create",
+                    json!(service),
+                )
+                .await?;
+                Ok(service)
+            }
+            .scope_boxed()
+        })
+        .await?;
+    let service =
+        created.ok_or_else(|| conflict("service-exists", "a service with that code exists"))?;
+    Ok(HttpResponse::Created().json(service))
+}
+
+/// Changes a service; the result must still be valid as a whole.
+#[patch("/hq/catalog/services/{code}")]
+async fn change_service(
+    admin: HqAdmin,
+    path: web::Path<String>,
+    body: web::Json<ServiceChange>,
+    pool: web::Data<TenancyPool>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = pool.hq().await?;
+    let current = store::service(&mut conn, &path).await?.ok_or_else(|| {
+        ApiError::not_found(
+            "unknown-service",
+            format!("there is no service {:?}", path.as_str()),
+        )
+    })?;
+    let result = body.applied_to(&current);
+    result
+        .validate()
+        .map_err(|e| unprocessable("invalid-service", e))?;
+    check_references(&mut conn, &result.category, &result.vat_category).await?;
+    let account = admin.0.account.id;
+    let change = body.into_inner();
+    let code = path.into_inner();
+    let updated = conn
+        .transaction::<_, diesel::result::Error, _>(|conn| {
+            async move {
+                let updated = store::update_service(conn, &code, &change).await?;
+                store::record_change(conn, account, "service", &code, "update", json!(updated))
+                    .await?;
+                Ok(updated)
+            }
+            .scope_boxed()
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(updated))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewCategory {
+    code: String,
+    name_nl: String,
+    name_en: String,
+    #[serde(default)]
+    position: i32,
+}
+
+/// Adds a service category.
+#[post("/hq/catalog/categories")]
+async fn create_category(
+    admin: HqAdmin,
+    body: web::Json<NewCategory>,
+    pool: web::Data<TenancyPool>,
+) -> Result<HttpResponse, ApiError> {
+    let valid_code = (2..=40).contains(&body.code.len())
+        && body.code.starts_with(|c: char| c.is_ascii_lowercase())
+        && body
+            .code
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !valid_code {
+        return Err(unprocessable(
+            "invalid-category",
+            "code is 2 to 40 characters: a-z, 0-9 and '-'",
+        ));
+    }
+    check_text("name_nl", &body.name_nl, 1, 200)
+        .map_err(|e| unprocessable("invalid-category", e))?;
+    check_text("name_en", &body.name_en, 1, 200)
+        .map_err(|e| unprocessable("invalid-category", e))?;
+    let mut conn = pool.hq().await?;
+    if !store::insert_category(
+        &mut conn,
+        &body.code,
+        &body.name_nl,
+        &body.name_en,
+        body.position,
+    )
+    .await?
+    {
+        return Err(conflict(
+            "category-exists",
+            "a category with that code exists",
+        ));
+    }
+    let after =
+        json!({ "name_nl": body.name_nl, "name_en": body.name_en, "position": body.position });
+    store::record_change(
+        &mut conn,
+        admin.0.account.id,
+        "category",
+        &body.code,
+        "create",
+        after,
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(json!({ "code": body.code })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRate {
+    #[serde(with = "rust_decimal::serde::str")]
+    rate: Decimal,
+    effective_from: NaiveDate,
+}
+
+/// Adds a VAT rate that applies from a date (the law changes rates on dates;
+/// past rows are never changed).
+#[post("/hq/catalog/vat-categories/{code}/rates")]
+async fn add_vat_rate(
+    admin: HqAdmin,
+    path: web::Path<String>,
+    body: web::Json<NewRate>,
+    pool: web::Data<TenancyPool>,
+) -> Result<HttpResponse, ApiError> {
+    if body.rate < Decimal::ZERO || body.rate >= Decimal::ONE || body.rate.normalize().scale() > 4 {
+        return Err(unprocessable(
+            "invalid-rate",
+            "a VAT rate is a fraction from 0 to below 1 (0.21 for 21%), 4 decimals at most",
+        ));
+    }
+    let mut conn = pool.hq().await?;
+    if !store::add_vat_rate(&mut conn, &path, body.effective_from, body.rate).await? {
+        return Err(conflict(
+            "rate-not-added",
+            "the VAT category is unknown or already has a rate from that date",
+        ));
+    }
+    let after =
+        json!({ "rate": body.rate.normalize().to_string(), "effective_from": body.effective_from });
+    store::record_change(
+        &mut conn,
+        admin.0.account.id,
+        "vat_rate",
+        &path,
+        "create",
+        after.clone(),
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(after))
+}
