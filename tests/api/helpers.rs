@@ -440,3 +440,24 @@ pub fn unix_now() -> u64 {
         .expect("clock")
         .as_secs()
 }
+
+impl TestApp {
+    /// A franchisee of `territory`, signed in with MFA passed.
+    pub async fn franchisee_token(&self, email: &str, territory: &Territory) -> String {
+        let password = "fiets-kaas-molen-regen";
+        self.account(email, password, &[(careservice::identity::Role::Franchisee, Some(territory))]).await;
+        let host = format!("{}.localhost", territory.slug);
+        let token = self.sign_in(&host, email, password).await;
+        self.enable_mfa(&host, &token).await;
+        token
+    }
+
+    /// An HQ admin, signed in on the HQ host with MFA passed.
+    pub async fn hq_admin_token(&self, email: &str) -> String {
+        let password = "fiets-kaas-molen-regen";
+        self.account(email, password, &[(careservice::identity::Role::HqAdmin, None)]).await;
+        let token = self.sign_in("hq.localhost", email, password).await;
+        self.enable_mfa("hq.localhost", &token).await;
+        token
+    }
+}

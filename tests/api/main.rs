@@ -2,6 +2,7 @@
 
 mod auth;
 mod authorization;
+mod catalog;
 mod cli;
 mod helpers;
 mod isolation;
