@@ -28,10 +28,7 @@ const PASSWORD: &str = "fiets-kaas-molen-regen";
 fn url_with(base: &str, database: &str, user: &str) -> String {
     let (prefix, query) = base.split_once('?').unwrap_or((base, ""));
     let server = prefix.rsplit_once('/').map_or(prefix, |(server, _)| server);
-    let query: Vec<&str> = query
-        .split('&')
-        .filter(|p| !p.starts_with("user=") && !p.is_empty())
-        .collect();
+    let query: Vec<&str> = query.split('&').filter(|p| !p.starts_with("user=") && !p.is_empty()).collect();
     format!("{server}/{database}?{}&user={user}", query.join("&"))
 }
 
@@ -48,11 +45,7 @@ async fn probe(client: reqwest::Client, url: String, stop: Arc<AtomicBool>) -> V
                 let mut latencies = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
                     let started = Instant::now();
-                    let response = client
-                        .get(&url)
-                        .header("host", "amsterdam.localhost")
-                        .send()
-                        .await;
+                    let response = client.get(&url).header("host", "amsterdam.localhost").send().await;
                     if response.map(|r| r.status().is_success()).unwrap_or(false) {
                         latencies.push(started.elapsed());
                     }
@@ -74,15 +67,13 @@ async fn probe(client: reqwest::Client, url: String, stop: Arc<AtomicBool>) -> V
 async fn main() -> anyhow::Result<()> {
     let admin = std::env::var("BENCH_DATABASE_URL")?;
     let mut root = AsyncPgConnection::establish(&url_with(&admin, "postgres", "postgres")).await?;
-    root.batch_execute("DROP DATABASE IF EXISTS careservice_bench_identity")
-        .await?;
+    root.batch_execute("DROP DATABASE IF EXISTS careservice_bench_identity").await?;
     root.batch_execute(
         "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cs_bench') THEN
            CREATE ROLE cs_bench LOGIN NOINHERIT CREATEROLE; END IF; END $$;",
     )
     .await?;
-    root.batch_execute("CREATE DATABASE careservice_bench_identity OWNER cs_bench")
-        .await?;
+    root.batch_execute("CREATE DATABASE careservice_bench_identity OWNER cs_bench").await?;
     AsyncPgConnection::establish(&url_with(&admin, "careservice_bench_identity", "postgres"))
         .await?
         .batch_execute("GRANT USAGE, CREATE ON SCHEMA public TO cs_bench")
@@ -90,18 +81,8 @@ async fn main() -> anyhow::Result<()> {
     let url = url_with(&admin, "careservice_bench_identity", "cs_bench");
     migrate_hq(&url).await?;
     let pool = TenancyPool::new(&url, &PoolSettings::default())?;
-    let request = OnboardingRequest {
-        slug: "amsterdam".into(),
-        name: "Amsterdam".into(),
-        ..Default::default()
-    };
-    provision(
-        &pool,
-        &Steps::embedded()?,
-        &request.validate("localhost").map_err(anyhow::Error::msg)?,
-        None,
-    )
-    .await?;
+    let request = OnboardingRequest { slug: "amsterdam".into(), name: "Amsterdam".into(), ..Default::default() };
+    provision(&pool, &Steps::embedded()?, &request.validate("localhost").map_err(anyhow::Error::msg)?, None).await?;
     let hash = PasswordHasherPool::new(1).hash(PASSWORD).await?;
     {
         let mut conn = pool.hq().await?;
@@ -114,28 +95,18 @@ async fn main() -> anyhow::Result<()> {
     let unlimited = Limit::per(u32::MAX, 60);
     let settings = ServerSettings {
         bind: "127.0.0.1:0".parse()?,
-        limits: Limits {
-            sign_in_per_ip: unlimited,
-            sign_in_per_account: unlimited,
-            ..Limits::default()
-        },
+        limits: Limits { sign_in_per_ip: unlimited, sign_in_per_account: unlimited, ..Limits::default() },
         ..ServerSettings::default()
     };
     let application = Application::build(&settings, &url).await?;
     let base = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped());
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()?;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
     let territory_url = format!("{base}/api/v1/territory");
 
     // Quiet: the probe alone.
     let stop = Arc::new(AtomicBool::new(false));
-    let quiet = tokio::spawn(probe(
-        client.clone(),
-        territory_url.clone(),
-        Arc::clone(&stop),
-    ));
+    let quiet = tokio::spawn(probe(client.clone(), territory_url.clone(), Arc::clone(&stop)));
     tokio::time::sleep(WINDOW).await;
     stop.store(true, Ordering::Relaxed);
     let quiet = quiet.await?;
@@ -180,9 +151,6 @@ async fn main() -> anyhow::Result<()> {
         p(&flooded, 0.99),
         flooded.len()
     );
-    println!(
-        "p99 ratio flood / quiet: {:.2} (goal <= 2)",
-        p(&flooded, 0.99) / p(&quiet, 0.99)
-    );
+    println!("p99 ratio flood / quiet: {:.2} (goal <= 2)", p(&flooded, 0.99) / p(&quiet, 0.99));
     Ok(())
 }

@@ -18,9 +18,7 @@ use careservice::tenancy::templates::Steps;
 use careservice::tenancy::{TenancyPool, Territory, TerritorySlug};
 use diesel::prelude::*;
 use diesel_async::pooled_connection::deadpool::Pool;
-use diesel_async::pooled_connection::{
-    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
-};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 
 const TERRITORIES: usize = 1000;
@@ -31,10 +29,7 @@ const WINDOW: Duration = Duration::from_secs(4);
 fn url_with(base: &str, database: &str, user: &str, extra: &str) -> String {
     let (prefix, query) = base.split_once('?').unwrap_or((base, ""));
     let server = prefix.rsplit_once('/').map_or(prefix, |(server, _)| server);
-    let query: Vec<&str> = query
-        .split('&')
-        .filter(|p| !p.starts_with("user=") && !p.is_empty())
-        .collect();
+    let query: Vec<&str> = query.split('&').filter(|p| !p.starts_with("user=") && !p.is_empty()).collect();
     format!("{server}/{database}?{}&user={user}{extra}", query.join("&"))
 }
 
@@ -50,10 +45,8 @@ fn ms(d: Duration) -> f64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let admin = std::env::var("BENCH_DATABASE_URL")?;
-    let mut root =
-        AsyncPgConnection::establish(&url_with(&admin, "postgres", "postgres", "")).await?;
-    root.batch_execute("DROP DATABASE IF EXISTS careservice_bench")
-        .await?;
+    let mut root = AsyncPgConnection::establish(&url_with(&admin, "postgres", "postgres", "")).await?;
+    root.batch_execute("DROP DATABASE IF EXISTS careservice_bench").await?;
     root.batch_execute(
         "DO $$ BEGIN
            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cs_bench') THEN
@@ -62,21 +55,14 @@ async fn main() -> anyhow::Result<()> {
          END $$;",
     )
     .await?;
-    root.batch_execute("CREATE DATABASE careservice_bench OWNER cs_bench")
-        .await?;
+    root.batch_execute("CREATE DATABASE careservice_bench OWNER cs_bench").await?;
     AsyncPgConnection::establish(&url_with(&admin, "careservice_bench", "postgres", ""))
         .await?
         .batch_execute("GRANT USAGE, CREATE ON SCHEMA public TO cs_bench")
         .await?;
     let url = url_with(&admin, "careservice_bench", "cs_bench", "");
     migrate_hq(&url).await?;
-    let pool = TenancyPool::new(
-        &url,
-        &PoolSettings {
-            max_size: CONCURRENCY,
-            ..PoolSettings::default()
-        },
-    )?;
+    let pool = TenancyPool::new(&url, &PoolSettings { max_size: CONCURRENCY, ..PoolSettings::default() })?;
     let steps = Steps::embedded()?;
 
     // 1. Onboarding.
@@ -116,19 +102,14 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // 2. No-op migration, as the CLI runs it (process start included).
-    let binary =
-        std::env::var("CARESERVICE_BIN").unwrap_or_else(|_| "target/release/careservice".into());
+    let binary = std::env::var("CARESERVICE_BIN").unwrap_or_else(|_| "target/release/careservice".into());
     let noop = Instant::now();
     let output = std::process::Command::new(&binary)
         .env("DATABASE_URL", &url)
         .args(["territory", "migrate", "--all"])
         .output()?;
     let noop = noop.elapsed();
-    anyhow::ensure!(
-        output.status.success(),
-        "no-op migrate failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    anyhow::ensure!(output.status.success(), "no-op migrate failed: {}", String::from_utf8_lossy(&output.stderr));
     println!(
         "no-op `territory migrate --all`, {TERRITORIES} territories: {:.0} ms wall, whole process (goal <= 2000 ms) [{}]",
         ms(noop),
@@ -142,16 +123,8 @@ async fn main() -> anyhow::Result<()> {
          CREATE INDEX outbox_attempts ON outbox (attempts);",
     );
     let real = Instant::now();
-    let results = migrate_all(
-        &pool,
-        &extra,
-        &MigrateOptions {
-            concurrency: 4,
-            ..MigrateOptions::default()
-        },
-        |_, _| {},
-    )
-    .await?;
+    let results =
+        migrate_all(&pool, &extra, &MigrateOptions { concurrency: 4, ..MigrateOptions::default() }, |_, _| {}).await?;
     let real = real.elapsed();
     let failed = results.iter().filter(|r| r.error.is_some()).count();
     println!(
@@ -185,10 +158,7 @@ async fn main() -> anyhow::Result<()> {
                 let plain = p.clone();
                 async move {
                     let mut conn = plain.get().await?;
-                    settings::table
-                        .select(settings::currency)
-                        .first::<String>(&mut conn)
-                        .await?;
+                    settings::table.select(settings::currency).first::<String>(&mut conn).await?;
                     Ok(())
                 }
             })
@@ -201,10 +171,7 @@ async fn main() -> anyhow::Result<()> {
                 let t = Arc::clone(&t);
                 async move {
                     let mut conn = pool.territory(&t[0]).await?;
-                    settings::table
-                        .select(settings::currency)
-                        .first::<String>(&mut *conn)
-                        .await?;
+                    settings::table.select(settings::currency).first::<String>(&mut *conn).await?;
                     Ok(())
                 }
             })
@@ -217,10 +184,7 @@ async fn main() -> anyhow::Result<()> {
                 let t = Arc::clone(&t);
                 async move {
                     let mut conn = pool.territory(&t[i % t.len()]).await?;
-                    settings::table
-                        .select(settings::currency)
-                        .first::<String>(&mut *conn)
-                        .await?;
+                    settings::table.select(settings::currency).first::<String>(&mut *conn).await?;
                     Ok(())
                 }
             })
@@ -242,14 +206,8 @@ async fn main() -> anyhow::Result<()> {
     }
     let mean = |runs: &[f64]| runs.iter().sum::<f64>() / runs.len() as f64;
     let base = mean(&plain_runs);
-    println!(
-        "tenancy overhead, {CONCURRENCY} concurrent clients, {}s windows x2, one-row read:",
-        WINDOW.as_secs()
-    );
-    println!(
-        "  plain pooled connection, no binding:     {:>8.0} queries/s",
-        base
-    );
+    println!("tenancy overhead, {CONCURRENCY} concurrent clients, {}s windows x2, one-row read:", WINDOW.as_secs());
+    println!("  plain pooled connection, no binding:     {:>8.0} queries/s", base);
     println!(
         "  (a) bound, always the same territory:    {:>8.0} queries/s  ratio {:.2} (goal >= 0.9)",
         mean(&same_runs),
@@ -274,19 +232,12 @@ diesel::define_sql_function! { fn set_config(name: diesel::sql_types::Text, valu
 async fn naive_query(conn: &mut AsyncPgConnection, territory: &Territory) -> anyhow::Result<()> {
     conn.batch_execute("BEGIN").await?;
     diesel::select((
-        set_config(
-            "search_path",
-            &format!("\"{}\", hq", territory.schema_name),
-            true,
-        ),
+        set_config("search_path", &format!("\"{}\", hq", territory.schema_name), true),
         set_config("role", &territory.role_name, true),
     ))
     .execute(conn)
     .await?;
-    settings::table
-        .select(settings::currency)
-        .first::<String>(conn)
-        .await?;
+    settings::table.select(settings::currency).first::<String>(conn).await?;
     conn.batch_execute("COMMIT").await?;
     Ok(())
 }

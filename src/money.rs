@@ -15,10 +15,7 @@ pub struct Money {
 impl Money {
     /// `amount` euros, rounded to the cent (half away from zero).
     pub fn euros(amount: Decimal) -> Self {
-        Self {
-            amount: amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero),
-            currency: "EUR",
-        }
+        Self { amount: amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero), currency: "EUR" }
     }
 
     /// The amount.
@@ -47,14 +44,8 @@ mod tests {
 
     #[test]
     fn vat_inside_a_price_is_rounded_to_the_cent() {
-        assert_eq!(
-            vat_included(dec("62.00"), dec("0.09")).amount(),
-            dec("5.12")
-        );
-        assert_eq!(
-            vat_included(dec("121.00"), dec("0.21")).amount(),
-            dec("21.00")
-        );
+        assert_eq!(vat_included(dec("62.00"), dec("0.09")).amount(), dec("5.12"));
+        assert_eq!(vat_included(dec("121.00"), dec("0.21")).amount(), dec("21.00"));
         assert_eq!(vat_included(dec("10.00"), dec("0")).amount(), dec("0.00"));
     }
 

@@ -232,13 +232,7 @@ diesel::joinable!(memberships -> accounts (account_id));
 diesel::joinable!(memberships -> territories (territory_id));
 diesel::joinable!(sessions -> accounts (account_id));
 diesel::joinable!(invitations -> territories (territory_id));
-diesel::allow_tables_to_appear_in_same_query!(
-    accounts,
-    memberships,
-    sessions,
-    territories,
-    invitations
-);
+diesel::allow_tables_to_appear_in_same_query!(accounts, memberships, sessions, territories, invitations);
 
 diesel::table! {
     hq.vat_categories (code) {

@@ -21,9 +21,7 @@ use crate::identity::mail::run_delivery;
 use crate::identity::ratelimit::RateLimiter;
 use crate::telemetry::RequestSpan;
 use crate::tenancy::TenancyPool;
-use crate::tenancy::notify::{
-    CATALOG_CHANNEL, ChangeHandler, TERRITORIES_CHANNEL, listen_for_changes,
-};
+use crate::tenancy::notify::{CATALOG_CHANNEL, ChangeHandler, TERRITORIES_CHANNEL, listen_for_changes};
 use crate::tenancy::resolver::TerritoryResolver;
 use crate::tenancy::router::{HostRouter, route_by_host};
 
@@ -38,11 +36,7 @@ impl Application {
     /// Binds the listener and wires the application on `database_url`.
     pub async fn build(settings: &ServerSettings, database_url: &str) -> anyhow::Result<Self> {
         let pool = TenancyPool::new(database_url, &settings.pool)?;
-        let resolver = Arc::new(TerritoryResolver::new(
-            &settings.base_domain,
-            pool.clone(),
-            &settings.cache,
-        ));
+        let resolver = Arc::new(TerritoryResolver::new(&settings.base_domain, pool.clone(), &settings.cache));
         let limiter = match &settings.redis_url {
             Some(url) => RateLimiter::redis(url).await?,
             None => RateLimiter::in_process(),
@@ -110,11 +104,7 @@ impl Application {
             None => server.listen(listener)?,
         }
         .run();
-        Ok(Self {
-            port,
-            server,
-            background,
-        })
+        Ok(Self { port, server, background })
     }
 
     /// The port the server listens on.

@@ -73,10 +73,7 @@ pub async fn effective_catalog(
     conn: &mut AsyncPgConnection,
     date: NaiveDate,
 ) -> diesel::QueryResult<Vec<EffectiveService>> {
-    diesel::sql_query(EFFECTIVE_SQL)
-        .bind::<Date, _>(date)
-        .load(conn)
-        .await
+    diesel::sql_query(EFFECTIVE_SQL).bind::<Date, _>(date).load(conn).await
 }
 
 /// The language of a public answer.
@@ -96,21 +93,14 @@ impl Language {
             .filter_map(|range| {
                 let mut parts = range.trim().split(';');
                 let tag = parts.next()?.trim();
-                let quality = parts
-                    .find_map(|p| p.trim().strip_prefix("q="))
-                    .and_then(|q| q.parse::<f32>().ok())
-                    .unwrap_or(1.0);
+                let quality =
+                    parts.find_map(|p| p.trim().strip_prefix("q=")).and_then(|q| q.parse::<f32>().ok()).unwrap_or(1.0);
                 Some((quality, tag))
             })
             .collect();
         ranges.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let chosen = ranges
-            .iter()
-            .filter(|(q, _)| *q > 0.0)
-            .find_map(|(_, tag)| Self::from_tag(tag));
-        chosen
-            .or_else(|| Self::from_tag(territory_locale))
-            .unwrap_or(Self::Dutch)
+        let chosen = ranges.iter().filter(|(q, _)| *q > 0.0).find_map(|(_, tag)| Self::from_tag(tag));
+        chosen.or_else(|| Self::from_tag(territory_locale)).unwrap_or(Self::Dutch)
     }
 
     fn from_tag(tag: &str) -> Option<Self> {
@@ -189,19 +179,10 @@ mod tests {
 
     #[test]
     fn accept_language_picks_the_best_supported_language() {
-        assert_eq!(
-            Language::negotiate(Some("en-GB,en;q=0.9,nl;q=0.8"), "nl-NL"),
-            Language::English
-        );
-        assert_eq!(
-            Language::negotiate(Some("de-DE, nl;q=0.5, en;q=0.7"), "nl-NL"),
-            Language::English
-        );
+        assert_eq!(Language::negotiate(Some("en-GB,en;q=0.9,nl;q=0.8"), "nl-NL"), Language::English);
+        assert_eq!(Language::negotiate(Some("de-DE, nl;q=0.5, en;q=0.7"), "nl-NL"), Language::English);
         assert_eq!(Language::negotiate(Some("fr"), "nl-NL"), Language::Dutch);
         assert_eq!(Language::negotiate(None, "en-GB"), Language::English);
-        assert_eq!(
-            Language::negotiate(Some("en;q=0, nl"), "en-GB"),
-            Language::Dutch
-        );
+        assert_eq!(Language::negotiate(Some("en;q=0, nl"), "en-GB"), Language::Dutch);
     }
 }

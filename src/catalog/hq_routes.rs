@@ -32,10 +32,7 @@ fn conflict(code: &'static str, detail: impl Into<String>) -> ApiError {
 
 /// Every service (active or not) and every VAT rate.
 #[get("/hq/catalog/services")]
-async fn list_services(
-    _admin: HqAdmin,
-    pool: web::Data<TenancyPool>,
-) -> Result<HttpResponse, ApiError> {
+async fn list_services(_admin: HqAdmin, pool: web::Data<TenancyPool>) -> Result<HttpResponse, ApiError> {
     let mut conn = pool.hq().await?;
     let services = store::services(&mut conn).await?;
     let rates: Vec<_> = store::vat_rates(&mut conn)
@@ -52,14 +49,8 @@ async fn check_references(
     vat: &str,
 ) -> Result<(), ApiError> {
     match store::references_exist(conn, category, vat).await? {
-        (false, _) => Err(unprocessable(
-            "unknown-category",
-            format!("there is no service category {category:?}"),
-        )),
-        (_, false) => Err(unprocessable(
-            "unknown-vat-category",
-            format!("there is no VAT category {vat:?}"),
-        )),
+        (false, _) => Err(unprocessable("unknown-category", format!("there is no service category {category:?}"))),
+        (_, false) => Err(unprocessable("unknown-vat-category", format!("there is no VAT category {vat:?}"))),
         _ => Ok(()),
     }
 }
@@ -72,8 +63,7 @@ async fn create_service(
     pool: web::Data<TenancyPool>,
 ) -> Result<HttpResponse, ApiError> {
     let new = body.into_inner();
-    new.validate()
-        .map_err(|e| unprocessable("invalid-service", e))?;
+    new.validate().map_err(|e| unprocessable("invalid-service", e))?;
     let mut conn = pool.hq().await?;
     check_references(&mut conn, &new.category, &new.vat_category).await?;
     let account = admin.0.account.id;
@@ -84,22 +74,13 @@ async fn create_service(
                     return Ok(None);
                 }
                 let service = store::service(conn, &new.code).await?;
-                store::record_change(
-                    conn,
-                    account,
-                    "service",
-                    &new.code,
-                    "create",
-                    json!(service),
-                )
-                .await?;
+                store::record_change(conn, account, "service", &new.code, "create", json!(service)).await?;
                 Ok(service)
             }
             .scope_boxed()
         })
         .await?;
-    let service =
-        created.ok_or_else(|| conflict("service-exists", "a service with that code exists"))?;
+    let service = created.ok_or_else(|| conflict("service-exists", "a service with that code exists"))?;
     Ok(HttpResponse::Created().json(service))
 }
 
@@ -112,16 +93,11 @@ async fn change_service(
     pool: web::Data<TenancyPool>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = pool.hq().await?;
-    let current = store::service(&mut conn, &path).await?.ok_or_else(|| {
-        ApiError::not_found(
-            "unknown-service",
-            format!("there is no service {:?}", path.as_str()),
-        )
-    })?;
+    let current = store::service(&mut conn, &path)
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown-service", format!("there is no service {:?}", path.as_str())))?;
     let result = body.applied_to(&current);
-    result
-        .validate()
-        .map_err(|e| unprocessable("invalid-service", e))?;
+    result.validate().map_err(|e| unprocessable("invalid-service", e))?;
     check_references(&mut conn, &result.category, &result.vat_category).await?;
     let account = admin.0.account.id;
     let change = body.into_inner();
@@ -130,8 +106,7 @@ async fn change_service(
         .transaction::<_, diesel::result::Error, _>(|conn| {
             async move {
                 let updated = store::update_service(conn, &code, &change).await?;
-                store::record_change(conn, account, "service", &code, "update", json!(updated))
-                    .await?;
+                store::record_change(conn, account, "service", &code, "update", json!(updated)).await?;
                 Ok(updated)
             }
             .scope_boxed()
@@ -159,46 +134,18 @@ async fn create_category(
 ) -> Result<HttpResponse, ApiError> {
     let valid_code = (2..=40).contains(&body.code.len())
         && body.code.starts_with(|c: char| c.is_ascii_lowercase())
-        && body
-            .code
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && body.code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !valid_code {
-        return Err(unprocessable(
-            "invalid-category",
-            "code is 2 to 40 characters: a-z, 0-9 and '-'",
-        ));
+        return Err(unprocessable("invalid-category", "code is 2 to 40 characters: a-z, 0-9 and '-'"));
     }
-    check_text("name_nl", &body.name_nl, 1, 200)
-        .map_err(|e| unprocessable("invalid-category", e))?;
-    check_text("name_en", &body.name_en, 1, 200)
-        .map_err(|e| unprocessable("invalid-category", e))?;
+    check_text("name_nl", &body.name_nl, 1, 200).map_err(|e| unprocessable("invalid-category", e))?;
+    check_text("name_en", &body.name_en, 1, 200).map_err(|e| unprocessable("invalid-category", e))?;
     let mut conn = pool.hq().await?;
-    if !store::insert_category(
-        &mut conn,
-        &body.code,
-        &body.name_nl,
-        &body.name_en,
-        body.position,
-    )
-    .await?
-    {
-        return Err(conflict(
-            "category-exists",
-            "a category with that code exists",
-        ));
+    if !store::insert_category(&mut conn, &body.code, &body.name_nl, &body.name_en, body.position).await? {
+        return Err(conflict("category-exists", "a category with that code exists"));
     }
-    let after =
-        json!({ "name_nl": body.name_nl, "name_en": body.name_en, "position": body.position });
-    store::record_change(
-        &mut conn,
-        admin.0.account.id,
-        "category",
-        &body.code,
-        "create",
-        after,
-    )
-    .await?;
+    let after = json!({ "name_nl": body.name_nl, "name_en": body.name_en, "position": body.position });
+    store::record_change(&mut conn, admin.0.account.id, "category", &body.code, "create", after).await?;
     Ok(HttpResponse::Created().json(json!({ "code": body.code })))
 }
 
@@ -227,21 +174,9 @@ async fn add_vat_rate(
     }
     let mut conn = pool.hq().await?;
     if !store::add_vat_rate(&mut conn, &path, body.effective_from, body.rate).await? {
-        return Err(conflict(
-            "rate-not-added",
-            "the VAT category is unknown or already has a rate from that date",
-        ));
+        return Err(conflict("rate-not-added", "the VAT category is unknown or already has a rate from that date"));
     }
-    let after =
-        json!({ "rate": body.rate.normalize().to_string(), "effective_from": body.effective_from });
-    store::record_change(
-        &mut conn,
-        admin.0.account.id,
-        "vat_rate",
-        &path,
-        "create",
-        after.clone(),
-    )
-    .await?;
+    let after = json!({ "rate": body.rate.normalize().to_string(), "effective_from": body.effective_from });
+    store::record_change(&mut conn, admin.0.account.id, "vat_rate", &path, "create", after.clone()).await?;
     Ok(HttpResponse::Created().json(after))
 }

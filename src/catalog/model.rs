@@ -88,40 +88,18 @@ impl ServiceChange {
     pub fn applied_to(&self, service: &Service) -> NewService {
         NewService {
             code: service.code.clone(),
-            category: self
-                .category
-                .clone()
-                .unwrap_or_else(|| service.category.clone()),
-            name_nl: self
-                .name_nl
-                .clone()
-                .unwrap_or_else(|| service.name_nl.clone()),
-            name_en: self
-                .name_en
-                .clone()
-                .unwrap_or_else(|| service.name_en.clone()),
-            description_nl: self
-                .description_nl
-                .clone()
-                .unwrap_or_else(|| service.description_nl.clone()),
-            description_en: self
-                .description_en
-                .clone()
-                .unwrap_or_else(|| service.description_en.clone()),
+            category: self.category.clone().unwrap_or_else(|| service.category.clone()),
+            name_nl: self.name_nl.clone().unwrap_or_else(|| service.name_nl.clone()),
+            name_en: self.name_en.clone().unwrap_or_else(|| service.name_en.clone()),
+            description_nl: self.description_nl.clone().unwrap_or_else(|| service.description_nl.clone()),
+            description_en: self.description_en.clone().unwrap_or_else(|| service.description_en.clone()),
             duration_minutes: self.duration_minutes.unwrap_or(service.duration_minutes),
-            min_duration_minutes: self
-                .min_duration_minutes
-                .unwrap_or(service.min_duration_minutes),
-            max_duration_minutes: self
-                .max_duration_minutes
-                .unwrap_or(service.max_duration_minutes),
+            min_duration_minutes: self.min_duration_minutes.unwrap_or(service.min_duration_minutes),
+            max_duration_minutes: self.max_duration_minutes.unwrap_or(service.max_duration_minutes),
             base_price: self.base_price.unwrap_or(service.base_price),
             min_price: self.min_price.unwrap_or(service.min_price),
             max_price: self.max_price.unwrap_or(service.max_price),
-            vat_category: self
-                .vat_category
-                .clone()
-                .unwrap_or_else(|| service.vat_category.clone()),
+            vat_category: self.vat_category.clone().unwrap_or_else(|| service.vat_category.clone()),
             instant_booking: self.instant_booking.unwrap_or(service.instant_booking),
             active: self.active.unwrap_or(service.active),
         }
@@ -131,20 +109,13 @@ impl ServiceChange {
 /// Checks a text's length in characters.
 pub fn check_text(field: &str, value: &str, min: usize, max: usize) -> Result<(), String> {
     let length = value.chars().count();
-    if (min..=max).contains(&length) {
-        Ok(())
-    } else {
-        Err(format!("{field} has {min} to {max} characters"))
-    }
+    if (min..=max).contains(&length) { Ok(()) } else { Err(format!("{field} has {min} to {max} characters")) }
 }
 
 /// Checks a price: positive, at most 2 decimals, below a million.
 pub fn check_price(field: &str, value: Decimal) -> Result<(), String> {
-    if value <= Decimal::ZERO || value.normalize().scale() > 2 || value >= Decimal::from(1_000_000)
-    {
-        return Err(format!(
-            "{field} is a positive amount in euros with at most 2 decimals"
-        ));
+    if value <= Decimal::ZERO || value.normalize().scale() > 2 || value >= Decimal::from(1_000_000) {
+        return Err(format!("{field} is a positive amount in euros with at most 2 decimals"));
     }
     Ok(())
 }
@@ -154,39 +125,24 @@ impl NewService {
     pub fn validate(&self) -> Result<(), String> {
         let code_ok = (2..=60).contains(&self.code.len())
             && self.code.starts_with(|c: char| c.is_ascii_lowercase())
-            && self
-                .code
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            && self.code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !code_ok {
-            return Err(
-                "code is 2 to 60 characters: a-z, 0-9 and '-', starting with a letter".into(),
-            );
+            return Err("code is 2 to 60 characters: a-z, 0-9 and '-', starting with a letter".into());
         }
         check_text("name_nl", &self.name_nl, 1, 200)?;
         check_text("name_en", &self.name_en, 1, 200)?;
         check_text("description_nl", &self.description_nl, 0, 4000)?;
         check_text("description_en", &self.description_en, 0, 4000)?;
-        for (field, price) in [
-            ("base_price", self.base_price),
-            ("min_price", self.min_price),
-            ("max_price", self.max_price),
-        ] {
+        for (field, price) in
+            [("base_price", self.base_price), ("min_price", self.min_price), ("max_price", self.max_price)]
+        {
             check_price(field, price)?;
         }
         if !(self.min_price <= self.base_price && self.base_price <= self.max_price) {
             return Err("prices must satisfy min_price <= base_price <= max_price".into());
         }
-        let durations = [
-            self.min_duration_minutes,
-            self.duration_minutes,
-            self.max_duration_minutes,
-        ];
-        if durations
-            .iter()
-            .any(|minutes| !(15..=720).contains(minutes))
-            || !durations.is_sorted()
-        {
+        let durations = [self.min_duration_minutes, self.duration_minutes, self.max_duration_minutes];
+        if durations.iter().any(|minutes| !(15..=720).contains(minutes)) || !durations.is_sorted() {
             return Err("durations are 15 to 720 minutes with min <= duration <= max".into());
         }
         Ok(())

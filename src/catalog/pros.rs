@@ -61,14 +61,11 @@ impl Profile {
     fn validate(&self) -> Result<(), String> {
         check_text("display_name", self.display_name.trim(), 1, 200)?;
         check_text("bio", &self.bio, 0, 4000)?;
-        let language_ok =
-            |l: &String| (2..=3).contains(&l.len()) && l.chars().all(|c| c.is_ascii_lowercase());
+        let language_ok = |l: &String| (2..=3).contains(&l.len()) && l.chars().all(|c| c.is_ascii_lowercase());
         if self.languages.len() > 10 || !self.languages.iter().all(language_ok) {
             return Err("languages are up to 10 ISO 639 codes such as nl, en".into());
         }
-        let postcode_ok = |p: &String| {
-            p.len() == 4 && p.chars().all(|c| c.is_ascii_digit()) && !p.starts_with('0')
-        };
+        let postcode_ok = |p: &String| p.len() == 4 && p.chars().all(|c| c.is_ascii_digit()) && !p.starts_with('0');
         if self.postcodes.len() > 500 || !self.postcodes.iter().all(postcode_ok) {
             return Err("postcodes are up to 500 four-digit postcode areas such as 1011".into());
         }
@@ -80,24 +77,15 @@ fn require_pro(member: &TerritoryMember) -> Result<(), ApiError> {
     if member.roles.contains(&Role::Pro) {
         Ok(())
     } else {
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "not-a-pro",
-            "Forbidden",
-            "this endpoint is for the territory's pros",
-        ))
+        Err(ApiError::new(StatusCode::FORBIDDEN, "not-a-pro", "Forbidden", "this endpoint is for the territory's pros"))
     }
 }
 
 /// A pro sets its profile; a new profile waits for the franchisee's approval.
 #[put("/pro/profile")]
-async fn put_profile(
-    member: TerritoryMember,
-    body: web::Json<Profile>,
-) -> Result<HttpResponse, ApiError> {
+async fn put_profile(member: TerritoryMember, body: web::Json<Profile>) -> Result<HttpResponse, ApiError> {
     require_pro(&member)?;
-    body.validate()
-        .map_err(|e| unprocessable("invalid-profile", e))?;
+    body.validate().map_err(|e| unprocessable("invalid-profile", e))?;
     let mut conn = member.territory.connection().await?;
     let pro: Pro = diesel::insert_into(pros::table)
         .values((
@@ -129,10 +117,7 @@ struct Offering {
     price: Option<Decimal>,
 }
 
-async fn own_pro(
-    member: &TerritoryMember,
-    conn: &mut diesel_async::AsyncPgConnection,
-) -> Result<Pro, ApiError> {
+async fn own_pro(member: &TerritoryMember, conn: &mut diesel_async::AsyncPgConnection) -> Result<Pro, ApiError> {
     pros::table
         .filter(pros::account_id.eq(member.auth.account.id))
         .select(Pro::as_select())
@@ -140,12 +125,7 @@ async fn own_pro(
         .await
         .optional()?
         .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "no-profile",
-                "Conflict",
-                "set a profile first (PUT /pro/profile)",
-            )
+            ApiError::new(StatusCode::CONFLICT, "no-profile", "Conflict", "set a profile first (PUT /pro/profile)")
         })
 }
 
@@ -162,21 +142,13 @@ async fn put_offering(
     let service = store::service(&mut conn, &path)
         .await?
         .filter(|service| service.active)
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "unknown-service",
-                format!("there is no service {:?}", path.as_str()),
-            )
-        })?;
+        .ok_or_else(|| ApiError::not_found("unknown-service", format!("there is no service {:?}", path.as_str())))?;
     if let Some(price) = body.price {
         check_price("price", price).map_err(|e| unprocessable("invalid-price", e))?;
         if price < service.min_price || price > service.max_price {
             return Err(unprocessable(
                 "outside-hq-bounds",
-                format!(
-                    "price must be between {} and {} for {}",
-                    service.min_price, service.max_price, service.code
-                ),
+                format!("price must be between {} and {} for {}", service.min_price, service.max_price, service.code),
             ));
         }
     }
@@ -191,23 +163,16 @@ async fn put_offering(
         .set(pro_offerings::price.eq(body.price))
         .execute(&mut *conn)
         .await?;
-    Ok(HttpResponse::Ok().json(
-        serde_json::json!({ "service": service.code, "price": body.price.map(Money::euros) }),
-    ))
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "service": service.code, "price": body.price.map(Money::euros) })))
 }
 
 /// A pro stops offering a service.
 #[delete("/pro/offerings/{code}")]
-async fn delete_offering(
-    member: TerritoryMember,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+async fn delete_offering(member: TerritoryMember, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     require_pro(&member)?;
     let mut conn = member.territory.connection().await?;
     let pro = own_pro(&member, &mut conn).await?;
-    let deleted = diesel::delete(pro_offerings::table.find((pro.id, path.as_str())))
-        .execute(&mut *conn)
-        .await?;
+    let deleted = diesel::delete(pro_offerings::table.find((pro.id, path.as_str()))).execute(&mut *conn).await?;
     if deleted == 1 {
         Ok(HttpResponse::NoContent().finish())
     } else {
@@ -234,53 +199,29 @@ struct PublicPro {
 
 /// The territory's active pros for a service, public fields only.
 #[get("/pros")]
-async fn public_pros(
-    current: CurrentTerritory,
-    query: web::Query<ServiceQuery>,
-) -> Result<HttpResponse, ApiError> {
+async fn public_pros(current: CurrentTerritory, query: web::Query<ServiceQuery>) -> Result<HttpResponse, ApiError> {
     let mut conn = current.connection().await?;
     let service = store::service(&mut conn, &query.service)
         .await?
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "unknown-service",
-                format!("there is no service {:?}", query.service),
-            )
-        })?;
-    let rows: Vec<(
-        Uuid,
-        String,
-        String,
-        Vec<String>,
-        Vec<String>,
-        Option<Decimal>,
-    )> = pros::table
+        .ok_or_else(|| ApiError::not_found("unknown-service", format!("there is no service {:?}", query.service)))?;
+    let rows: Vec<(Uuid, String, String, Vec<String>, Vec<String>, Option<Decimal>)> = pros::table
         .inner_join(pro_offerings::table)
         .filter(pros::status.eq("active"))
         .filter(pro_offerings::service_code.eq(&service.code))
         .order(pros::display_name)
-        .select((
-            pros::id,
-            pros::display_name,
-            pros::bio,
-            pros::languages,
-            pros::postcodes,
-            pro_offerings::price,
-        ))
+        .select((pros::id, pros::display_name, pros::bio, pros::languages, pros::postcodes, pro_offerings::price))
         .load(&mut *conn)
         .await?;
     let pros: Vec<PublicPro> = rows
         .into_iter()
-        .map(
-            |(id, display_name, bio, languages, postcodes, price)| PublicPro {
-                id,
-                display_name,
-                bio,
-                languages,
-                postcodes,
-                price: price.map(Money::euros),
-            },
-        )
+        .map(|(id, display_name, bio, languages, postcodes, price)| PublicPro {
+            id,
+            display_name,
+            bio,
+            languages,
+            postcodes,
+            price: price.map(Money::euros),
+        })
         .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "service": service.code, "pros": pros })))
 }
@@ -289,11 +230,7 @@ async fn public_pros(
 #[get("/pros/all")]
 async fn manage_pros(franchisee: TerritoryFranchisee) -> Result<HttpResponse, ApiError> {
     let mut conn = franchisee.territory.connection().await?;
-    let all: Vec<Pro> = pros::table
-        .order(pros::created_at)
-        .select(Pro::as_select())
-        .load(&mut *conn)
-        .await?;
+    let all: Vec<Pro> = pros::table.order(pros::created_at).select(Pro::as_select()).load(&mut *conn).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "pros": all })))
 }
 
@@ -321,27 +258,21 @@ async fn set_status(
     let (to, from): (&str, &[&str]) = match body.status {
         ProStatus::Active => ("active", &["pending_approval", "paused"]),
         ProStatus::Paused => ("paused", &["active"]),
-        ProStatus::Offboarded => (
-            "offboarded",
-            &["invited", "pending_approval", "active", "paused"],
-        ),
+        ProStatus::Offboarded => ("offboarded", &["invited", "pending_approval", "active", "paused"]),
     };
     let mut conn = franchisee.territory.connection().await?;
-    let changed: Option<Pro> =
-        diesel::update(pros::table.find(*path).filter(pros::status.eq_any(from)))
-            .set((pros::status.eq(to), pros::updated_at.eq(diesel::dsl::now)))
-            .returning(Pro::as_returning())
-            .get_result(&mut *conn)
-            .await
-            .optional()?;
-    changed
-        .map(|pro| HttpResponse::Ok().json(pro))
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "invalid-status-change",
-                "Conflict",
-                format!("no pro {} can become {to}", path.as_ref()),
-            )
-        })
+    let changed: Option<Pro> = diesel::update(pros::table.find(*path).filter(pros::status.eq_any(from)))
+        .set((pros::status.eq(to), pros::updated_at.eq(diesel::dsl::now)))
+        .returning(Pro::as_returning())
+        .get_result(&mut *conn)
+        .await
+        .optional()?;
+    changed.map(|pro| HttpResponse::Ok().json(pro)).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "invalid-status-change",
+            "Conflict",
+            format!("no pro {} can become {to}", path.as_ref()),
+        )
+    })
 }

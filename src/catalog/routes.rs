@@ -20,9 +20,7 @@ use crate::tenancy::{CurrentTerritory, Territory};
 
 /// Registers the catalog routes of territory hosts (under `/api/v1`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(public_catalog)
-        .service(tailor_service)
-        .service(untailor_service);
+    cfg.service(public_catalog).service(tailor_service).service(untailor_service);
 }
 
 /// Today in the territory's time zone.
@@ -32,12 +30,7 @@ pub fn local_date(territory: &Territory) -> NaiveDate {
 }
 
 pub(crate) fn unprocessable(code: &'static str, detail: impl Into<String>) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        code,
-        "Invalid input",
-        detail,
-    )
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, "Invalid input", detail)
 }
 
 /// The territory's catalog today, in its locale or the one asked for with
@@ -49,18 +42,16 @@ async fn public_catalog(
     catalogs: web::Data<EffectiveCatalogs>,
 ) -> Result<HttpResponse, ApiError> {
     let territory = current.territory();
-    let accept = request
-        .headers()
-        .get(ACCEPT_LANGUAGE)
-        .and_then(|value| value.to_str().ok());
+    let accept = request.headers().get(ACCEPT_LANGUAGE).and_then(|value| value.to_str().ok());
     let language = Language::negotiate(accept, &territory.locale);
     let date = local_date(territory);
     let body = catalogs
-        .get_or_build((territory.id, date, language), async {
+        .get_or_build((territory.id, date, language), || async {
             let mut conn = current.connection().await?;
             let services = effective_catalog(&mut conn, date).await?;
             let public: Vec<PublicService<'_>> = services.iter().map(|s| s.public(language)).collect();
-            let body = json!({ "territory": territory.slug, "date": date, "language": language.tag(), "services": public });
+            let body =
+                json!({ "territory": territory.slug, "date": date, "language": language.tag(), "services": public });
             serde_json::to_vec(&body).map(Into::into).map_err(|e| ApiError::internal(&e))
         })
         .await
@@ -90,26 +81,18 @@ fn check_within_bounds(tailoring: &Override, service: &Service) -> Result<(), St
             ));
         }
     }
-    for (field, value, min) in [
-        ("name_nl", &tailoring.name_nl, 1),
-        ("name_en", &tailoring.name_en, 1),
-    ] {
+    for (field, value, min) in [("name_nl", &tailoring.name_nl, 1), ("name_en", &tailoring.name_en, 1)] {
         if let Some(value) = value {
             check_text(field, value, min, 200)?;
         }
     }
-    for (field, value) in [
-        ("description_nl", &tailoring.description_nl),
-        ("description_en", &tailoring.description_en),
-    ] {
+    for (field, value) in [("description_nl", &tailoring.description_nl), ("description_en", &tailoring.description_en)]
+    {
         if let Some(value) = value {
             check_text(field, value, 0, 4000)?;
         }
     }
-    if tailoring
-        .cancellation_free_hours
-        .is_some_and(|hours| !(0..=168).contains(&hours))
-    {
+    if tailoring.cancellation_free_hours.is_some_and(|hours| !(0..=168).contains(&hours)) {
         return Err("cancellation_free_hours is 0 to 168".into());
     }
     if tailoring
@@ -118,10 +101,7 @@ fn check_within_bounds(tailoring: &Override, service: &Service) -> Result<(), St
     {
         return Err("cancellation_fee_percent is 0 to 100 with at most 2 decimals".into());
     }
-    if tailoring
-        .min_notice_minutes
-        .is_some_and(|minutes| !(0..=20_160).contains(&minutes))
-    {
+    if tailoring.min_notice_minutes.is_some_and(|minutes| !(0..=20_160).contains(&minutes)) {
         return Err("min_notice_minutes is 0 to 20160 (two weeks)".into());
     }
     Ok(())
@@ -138,9 +118,9 @@ async fn tailor_service(
 ) -> Result<HttpResponse, ApiError> {
     let code = path.into_inner();
     let mut conn = franchisee.territory.connection().await?;
-    let service = store::service(&mut conn, &code).await?.ok_or_else(|| {
-        ApiError::not_found("unknown-service", format!("there is no service {code:?}"))
-    })?;
+    let service = store::service(&mut conn, &code)
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown-service", format!("there is no service {code:?}")))?;
     let mut tailoring = body.into_inner();
     tailoring.service_code = service.code.clone();
     tailoring.updated_by = Some(franchisee.auth.account.id);
@@ -152,17 +132,11 @@ async fn tailor_service(
 
 /// Drops the territory's tailoring of a service: HQ's defaults apply again.
 #[delete("/catalog/services/{code}")]
-async fn untailor_service(
-    franchisee: TerritoryFranchisee,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+async fn untailor_service(franchisee: TerritoryFranchisee, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let mut conn = franchisee.territory.connection().await?;
     if store::delete_override(&mut conn, &path).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
-        Err(ApiError::not_found(
-            "no-override",
-            "this territory has not tailored that service",
-        ))
+        Err(ApiError::not_found("no-override", "this territory has not tailored that service"))
     }
 }

@@ -16,10 +16,7 @@ use crate::tenancy::{CurrentTerritory, TenancyPool, store as territories};
 
 /// Registers the settings routes (under `/api/v1`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(public_settings)
-        .service(franchisee_change)
-        .service(hq_settings)
-        .service(hq_change);
+    cfg.service(public_settings).service(franchisee_change).service(hq_settings).service(hq_change);
 }
 
 /// The settings row.
@@ -63,9 +60,7 @@ impl SettingsChange {
         let color_ok = |c: &String| {
             c.len() == 7
                 && c.starts_with('#')
-                && c[1..]
-                    .chars()
-                    .all(|x| x.is_ascii_hexdigit() && !x.is_ascii_uppercase())
+                && c[1..].chars().all(|x| x.is_ascii_hexdigit() && !x.is_ascii_uppercase())
         };
         for (field, color) in [
             ("portal_primary_color", &self.portal_primary_color),
@@ -76,34 +71,23 @@ impl SettingsChange {
             }
         }
         if let Some(url) = &self.portal_logo_url {
-            if !url.starts_with("https://")
-                || url.len() > 2048
-                || url.chars().any(char::is_whitespace)
-            {
+            if !url.starts_with("https://") || url.len() > 2048 || url.chars().any(char::is_whitespace) {
                 return Err("portal_logo_url is an https:// URL of at most 2048 characters".into());
             }
         }
-        if self
-            .cancellation_free_hours
-            .is_some_and(|h| !(0..=168).contains(&h))
-        {
+        if self.cancellation_free_hours.is_some_and(|h| !(0..=168).contains(&h)) {
             return Err("cancellation_free_hours is 0 to 168".into());
         }
-        if self.cancellation_fee_percent.is_some_and(|p| {
-            p < Decimal::ZERO || p > Decimal::ONE_HUNDRED || p.normalize().scale() > 2
-        }) {
+        if self
+            .cancellation_fee_percent
+            .is_some_and(|p| p < Decimal::ZERO || p > Decimal::ONE_HUNDRED || p.normalize().scale() > 2)
+        {
             return Err("cancellation_fee_percent is 0 to 100 with at most 2 decimals".into());
         }
-        if self
-            .min_notice_minutes
-            .is_some_and(|m| !(0..=20_160).contains(&m))
-        {
+        if self.min_notice_minutes.is_some_and(|m| !(0..=20_160).contains(&m)) {
             return Err("min_notice_minutes is 0 to 20160".into());
         }
-        if self
-            .booking_horizon_days
-            .is_some_and(|d| !(1..=365).contains(&d))
-        {
+        if self.booking_horizon_days.is_some_and(|d| !(1..=365).contains(&d)) {
             return Err("booking_horizon_days is 1 to 365".into());
         }
         Ok(())
@@ -111,19 +95,11 @@ impl SettingsChange {
 }
 
 async fn read(conn: &mut AsyncPgConnection) -> Result<Settings, ApiError> {
-    Ok(settings::table
-        .select(Settings::as_select())
-        .first(conn)
-        .await?)
+    Ok(settings::table.select(Settings::as_select()).first(conn).await?)
 }
 
-async fn apply(
-    conn: &mut AsyncPgConnection,
-    change: &SettingsChange,
-) -> Result<Settings, ApiError> {
-    change
-        .validate()
-        .map_err(|e| unprocessable("invalid-settings", e))?;
+async fn apply(conn: &mut AsyncPgConnection, change: &SettingsChange) -> Result<Settings, ApiError> {
+    change.validate().map_err(|e| unprocessable("invalid-settings", e))?;
     Ok(diesel::update(settings::table)
         .set((change, settings::updated_at.eq(diesel::dsl::now)))
         .returning(Settings::as_returning())
@@ -148,19 +124,11 @@ async fn franchisee_change(
     Ok(HttpResponse::Ok().json(apply(&mut conn, &body).await?))
 }
 
-async fn territory_connection(
-    pool: &TenancyPool,
-    slug: &str,
-) -> Result<crate::tenancy::BoundConnection, ApiError> {
+async fn territory_connection(pool: &TenancyPool, slug: &str) -> Result<crate::tenancy::BoundConnection, ApiError> {
     let mut hq = pool.hq().await?;
     let territory = territories::find_by_slug(&mut hq, slug)
         .await?
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "unknown-territory",
-                format!("there is no territory {slug:?}"),
-            )
-        })?;
+        .ok_or_else(|| ApiError::not_found("unknown-territory", format!("there is no territory {slug:?}")))?;
     drop(hq);
     Ok(pool.territory(&territory).await?)
 }

@@ -13,21 +13,12 @@ use crate::schema::{catalog_changes, service_categories, services, vat_categorie
 
 /// Every service, active or not, by code.
 pub async fn services(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Service>> {
-    services::table
-        .order(services::code)
-        .select(Service::as_select())
-        .load(conn)
-        .await
+    services::table.order(services::code).select(Service::as_select()).load(conn).await
 }
 
 /// One service.
 pub async fn service(conn: &mut AsyncPgConnection, code: &str) -> QueryResult<Option<Service>> {
-    services::table
-        .find(code)
-        .select(Service::as_select())
-        .first(conn)
-        .await
-        .optional()
+    services::table.find(code).select(Service::as_select()).first(conn).await.optional()
 }
 
 /// Whether a category and a VAT category exist.
@@ -36,35 +27,20 @@ pub async fn references_exist(
     category: &str,
     vat_category: &str,
 ) -> QueryResult<(bool, bool)> {
-    let category: i64 = service_categories::table
-        .filter(service_categories::code.eq(category))
-        .count()
-        .get_result(conn)
-        .await?;
-    let vat: i64 = vat_categories::table
-        .filter(vat_categories::code.eq(vat_category))
-        .count()
-        .get_result(conn)
-        .await?;
+    let category: i64 =
+        service_categories::table.filter(service_categories::code.eq(category)).count().get_result(conn).await?;
+    let vat: i64 = vat_categories::table.filter(vat_categories::code.eq(vat_category)).count().get_result(conn).await?;
     Ok((category == 1, vat == 1))
 }
 
 /// Adds a service; false when the code is taken.
 pub async fn insert_service(conn: &mut AsyncPgConnection, new: &NewService) -> QueryResult<bool> {
-    let inserted = diesel::insert_into(services::table)
-        .values(new)
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
+    let inserted = diesel::insert_into(services::table).values(new).on_conflict_do_nothing().execute(conn).await?;
     Ok(inserted == 1)
 }
 
 /// Changes a service.
-pub async fn update_service(
-    conn: &mut AsyncPgConnection,
-    code: &str,
-    change: &ServiceChange,
-) -> QueryResult<Service> {
+pub async fn update_service(conn: &mut AsyncPgConnection, code: &str, change: &ServiceChange) -> QueryResult<Service> {
     diesel::update(services::table.find(code))
         .set((change, services::updated_at.eq(diesel::dsl::now)))
         .returning(Service::as_returning())
@@ -101,11 +77,7 @@ pub async fn add_vat_rate(
     effective_from: NaiveDate,
     rate: Decimal,
 ) -> QueryResult<bool> {
-    let known: i64 = vat_categories::table
-        .filter(vat_categories::code.eq(category))
-        .count()
-        .get_result(conn)
-        .await?;
+    let known: i64 = vat_categories::table.filter(vat_categories::code.eq(category)).count().get_result(conn).await?;
     if known == 0 {
         return Ok(false);
     }
@@ -122,16 +94,10 @@ pub async fn add_vat_rate(
 }
 
 /// Every VAT rate, by category and date.
-pub async fn vat_rates(
-    conn: &mut AsyncPgConnection,
-) -> QueryResult<Vec<(String, NaiveDate, Decimal)>> {
+pub async fn vat_rates(conn: &mut AsyncPgConnection) -> QueryResult<Vec<(String, NaiveDate, Decimal)>> {
     vat_rates::table
         .order((vat_rates::category, vat_rates::effective_from))
-        .select((
-            vat_rates::category,
-            vat_rates::effective_from,
-            vat_rates::rate,
-        ))
+        .select((vat_rates::category, vat_rates::effective_from, vat_rates::rate))
         .load(conn)
         .await
 }
@@ -192,10 +158,7 @@ pub async fn put_override(conn: &mut AsyncPgConnection, tailoring: &Override) ->
         .values(tailoring)
         .on_conflict(service_overrides::service_code)
         .do_update()
-        .set((
-            tailoring,
-            service_overrides::updated_at.eq(diesel::dsl::now),
-        ))
+        .set((tailoring, service_overrides::updated_at.eq(diesel::dsl::now)))
         .execute(conn)
         .await
         .map(|_| ())
@@ -203,8 +166,5 @@ pub async fn put_override(conn: &mut AsyncPgConnection, tailoring: &Override) ->
 
 /// Removes the territory's override: HQ's defaults apply again.
 pub async fn delete_override(conn: &mut AsyncPgConnection, code: &str) -> QueryResult<bool> {
-    diesel::delete(service_overrides::table.find(code))
-        .execute(conn)
-        .await
-        .map(|n| n == 1)
+    diesel::delete(service_overrides::table.find(code)).execute(conn).await.map(|n| n == 1)
 }

@@ -16,43 +16,24 @@ use crate::tenancy::TenancyPool;
 use crate::tenancy::connection::PoolSettings;
 
 /// Creates the account (or takes the existing one) and makes it an HQ admin.
-pub async fn create(
-    global: &GlobalArgs,
-    email: &str,
-    name: Option<&str>,
-) -> anyhow::Result<ExitCode> {
+pub async fn create(global: &GlobalArgs, email: &str, name: Option<&str>) -> anyhow::Result<ExitCode> {
     let email = Email::parse(email).map_err(anyhow::Error::msg)?;
     eprintln!("password for {email} (read from standard input):");
     let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("cannot read the password")?;
-    let password =
-        Password::parse(line.trim_end_matches(['\r', '\n'])).map_err(anyhow::Error::msg)?;
+    std::io::stdin().lock().read_line(&mut line).context("cannot read the password")?;
+    let password = Password::parse(line.trim_end_matches(['\r', '\n'])).map_err(anyhow::Error::msg)?;
     let hash = PasswordHasherPool::new(1).hash(password.expose()).await?;
 
     let database = Database::open(&global.database_source()).await?;
     let outcome = async {
         migrate_hq(database.url()).await?;
-        let pool = TenancyPool::new(
-            database.url(),
-            &PoolSettings {
-                max_size: 1,
-                ..PoolSettings::default()
-            },
-        )?;
+        let pool = TenancyPool::new(database.url(), &PoolSettings { max_size: 1, ..PoolSettings::default() })?;
         let mut conn = pool.hq().await?;
         let name = name.unwrap_or("HQ admin");
-        let account =
-            match store::insert_account(&mut conn, email.as_str(), email.normalized(), &hash, name)
-                .await?
-            {
-                Some(account) => account,
-                None => store::account_by_email(&mut conn, email.normalized())
-                    .await?
-                    .context("account vanished")?,
-            };
+        let account = match store::insert_account(&mut conn, email.as_str(), email.normalized(), &hash, name).await? {
+            Some(account) => account,
+            None => store::account_by_email(&mut conn, email.normalized()).await?.context("account vanished")?,
+        };
         store::mark_email_verified(&mut conn, account.id).await?;
         store::add_membership(&mut conn, account.id, None, Role::HqAdmin).await?;
         println!("{email} is an HQ admin; sign in on the hq host and enrol in MFA");

@@ -25,20 +25,10 @@ pub struct GlobalArgs {
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
     /// Where the private cluster lives when DATABASE_URL is not set.
-    #[arg(
-        long,
-        env = "CARESERVICE_DATA_DIR",
-        default_value = "./.careservice",
-        global = true
-    )]
+    #[arg(long, env = "CARESERVICE_DATA_DIR", default_value = "./.careservice", global = true)]
     pub data_dir: PathBuf,
     /// Territories are SLUG.BASE_DOMAIN, the HQ console hq.BASE_DOMAIN.
-    #[arg(
-        long,
-        env = "CARESERVICE_BASE_DOMAIN",
-        default_value = "localhost",
-        global = true
-    )]
+    #[arg(long, env = "CARESERVICE_BASE_DOMAIN", default_value = "localhost", global = true)]
     pub base_domain: String,
 }
 
@@ -47,9 +37,7 @@ impl GlobalArgs {
     pub fn database_source(&self) -> DatabaseSource {
         match &self.database_url {
             Some(url) if !url.is_empty() => DatabaseSource::Url(url.clone()),
-            _ => DatabaseSource::Embedded {
-                data_dir: self.data_dir.clone(),
-            },
+            _ => DatabaseSource::Embedded { data_dir: self.data_dir.clone() },
         }
     }
 }

@@ -19,15 +19,8 @@ pub const EXIT_ALREADY_EXISTS: u8 = 3;
 /// exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    crate::telemetry::init(if matches!(cli.command, Command::Serve(_)) {
-        "info,tokio_postgres=warn"
-    } else {
-        "warn"
-    });
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    crate::telemetry::init(if matches!(cli.command, Command::Serve(_)) { "info,tokio_postgres=warn" } else { "warn" });
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");

@@ -8,25 +8,19 @@ use tokio::signal::unix::{SignalKind, signal};
 use super::args::{GlobalArgs, ServeArgs};
 use super::territory::migrate_on;
 use crate::config::{ServerSettings, parse_trusted_proxies};
-use crate::database::Database;
+use crate::database::{Database, login_role_problems};
 use crate::startup::Application;
 use crate::tenancy::connection::PoolSettings;
 
 /// Runs the server.
 pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    let trusted_proxies =
-        parse_trusted_proxies(&args.trusted_proxies).map_err(anyhow::Error::msg)?;
+    let trusted_proxies = parse_trusted_proxies(&args.trusted_proxies).map_err(anyhow::Error::msg)?;
     let settings = ServerSettings {
         bind: args.bind,
         base_domain: global.base_domain.to_ascii_lowercase(),
         trusted_proxies,
-        workers: args
-            .workers
-            .unwrap_or_else(|| ServerSettings::default().workers),
-        pool: PoolSettings {
-            max_size: args.pool_size.max(1),
-            ..PoolSettings::default()
-        },
+        workers: args.workers.unwrap_or_else(|| ServerSettings::default().workers),
+        pool: PoolSettings { max_size: args.pool_size.max(1), ..PoolSettings::default() },
         ..ServerSettings::default()
     };
     let database = Database::open(&global.database_source()).await?;
@@ -36,12 +30,12 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<Exit
 }
 
 async fn serve_on(settings: &ServerSettings, database_url: &str) -> anyhow::Result<ExitCode> {
+    for problem in login_role_problems(database_url).await? {
+        tracing::warn!("{problem}; tenant isolation then rests on the search_path alone");
+    }
     let failed = migrate_on(database_url, false).await?;
     if failed > 0 {
-        tracing::warn!(
-            failed,
-            "some territories could not be migrated; they keep their old version"
-        );
+        tracing::warn!(failed, "some territories could not be migrated; they keep their old version");
     }
     let application = Application::build(settings, database_url).await?;
     let handle = application.handle();

@@ -26,11 +26,7 @@ pub async fn migrate_everything(global: &GlobalArgs) -> anyhow::Result<ExitCode>
     let database = Database::open(&global.database_source()).await?;
     let outcome = migrate_on(database.url(), true).await;
     database.close().await?;
-    Ok(if outcome? == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if outcome? == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// Applies hq migrations and migrates every territory; returns how many failed.
@@ -39,13 +35,7 @@ pub async fn migrate_on(database_url: &str, verbose: bool) -> anyhow::Result<usi
     if verbose {
         println!("hq: {} migration(s) applied", applied.len());
     }
-    let pool = TenancyPool::new(
-        database_url,
-        &PoolSettings {
-            max_size: 5,
-            ..PoolSettings::default()
-        },
-    )?;
+    let pool = TenancyPool::new(database_url, &PoolSettings { max_size: 5, ..PoolSettings::default() })?;
     let steps = Steps::embedded()?;
     let results = migrate_all(&pool, &steps, &MigrateOptions::default(), |result, _| {
         if verbose {
@@ -53,10 +43,7 @@ pub async fn migrate_on(database_url: &str, verbose: bool) -> anyhow::Result<usi
         }
     })
     .await?;
-    Ok(results
-        .iter()
-        .filter(|result| result.error.is_some())
-        .count())
+    Ok(results.iter().filter(|result| result.error.is_some()).count())
 }
 
 /// Runs a `territory` subcommand against the configured database.
@@ -67,23 +54,13 @@ pub async fn run(global: &GlobalArgs, command: TerritoryCommand) -> anyhow::Resu
     outcome
 }
 
-async fn run_on(
-    global: &GlobalArgs,
-    database_url: &str,
-    command: TerritoryCommand,
-) -> anyhow::Result<ExitCode> {
+async fn run_on(global: &GlobalArgs, database_url: &str, command: TerritoryCommand) -> anyhow::Result<ExitCode> {
     migrate_hq(database_url).await?;
     let concurrency = match &command {
         TerritoryCommand::Migrate(args) => usize::from(args.concurrency),
         _ => 1,
     };
-    let pool = TenancyPool::new(
-        database_url,
-        &PoolSettings {
-            max_size: concurrency + 1,
-            ..PoolSettings::default()
-        },
-    )?;
+    let pool = TenancyPool::new(database_url, &PoolSettings { max_size: concurrency + 1, ..PoolSettings::default() })?;
     let steps = Steps::embedded()?;
     match command {
         TerritoryCommand::Create(args) => create(global, &pool, &steps, &args).await,
@@ -91,22 +68,10 @@ async fn run_on(
         TerritoryCommand::List { json } => list(&pool, json).await,
         TerritoryCommand::Show { slug, json } => show(&pool, &slug, json).await,
         TerritoryCommand::Suspend { slug } => {
-            change_status(
-                &pool,
-                &slug,
-                &[TerritoryStatus::Active],
-                TerritoryStatus::Suspended,
-            )
-            .await
+            change_status(&pool, &slug, &[TerritoryStatus::Active], TerritoryStatus::Suspended).await
         }
         TerritoryCommand::Resume { slug } => {
-            change_status(
-                &pool,
-                &slug,
-                &[TerritoryStatus::Suspended],
-                TerritoryStatus::Active,
-            )
-            .await
+            change_status(&pool, &slug, &[TerritoryStatus::Suspended], TerritoryStatus::Active).await
         }
         TerritoryCommand::Archive { slug } => {
             let from = [TerritoryStatus::Active, TerritoryStatus::Suspended];
@@ -118,12 +83,7 @@ async fn run_on(
     }
 }
 
-async fn create(
-    global: &GlobalArgs,
-    pool: &TenancyPool,
-    steps: &Steps,
-    args: &CreateArgs,
-) -> anyhow::Result<ExitCode> {
+async fn create(global: &GlobalArgs, pool: &TenancyPool, steps: &Steps, args: &CreateArgs) -> anyhow::Result<ExitCode> {
     let request = OnboardingRequest {
         slug: args.slug.clone(),
         name: args.name.clone(),
@@ -134,9 +94,7 @@ async fn create(
         contract_from: args.contract_from,
         domains: args.domains.clone(),
     };
-    let new = request
-        .validate(&global.base_domain)
-        .map_err(anyhow::Error::msg)?;
+    let new = request.validate(&global.base_domain).map_err(anyhow::Error::msg)?;
     match provision(pool, steps, &new, None).await {
         Ok(territory) => {
             print_territory(pool, &territory, args.json).await?;
@@ -219,37 +177,16 @@ async fn import(
                 None => println!("line {line}: {slug}: {outcome}"),
             }
         }
-        results.push(ImportResult {
-            line,
-            slug,
-            outcome,
-            detail,
-        });
+        results.push(ImportResult { line, slug, outcome, detail });
     }
-    let failed = results
-        .iter()
-        .filter(|result| result.outcome == "failed")
-        .count();
+    let failed = results.iter().filter(|result| result.outcome == "failed").count();
     if json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     } else {
-        let count = |what| {
-            results
-                .iter()
-                .filter(|result| result.outcome == what)
-                .count()
-        };
-        println!(
-            "{} onboarded, {} skipped, {failed} failed",
-            count("onboarded"),
-            count("skipped")
-        );
+        let count = |what| results.iter().filter(|result| result.outcome == what).count();
+        println!("{} onboarded, {} skipped, {failed} failed", count("onboarded"), count("skipped"));
     }
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 async fn list(pool: &TenancyPool, json: bool) -> anyhow::Result<ExitCode> {
@@ -258,19 +195,9 @@ async fn list(pool: &TenancyPool, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         println!("{}", serde_json::to_string_pretty(&territories)?);
     } else {
-        println!(
-            "{:<24} {:<11} {:>7}  {:<20} name",
-            "slug", "status", "version", "timezone"
-        );
+        println!("{:<24} {:<11} {:>7}  {:<20} name", "slug", "status", "version", "timezone");
         for t in &territories {
-            println!(
-                "{:<24} {:<11} {:>7}  {:<20} {}",
-                t.slug,
-                t.status.as_str(),
-                t.schema_version,
-                t.timezone,
-                t.name
-            );
+            println!("{:<24} {:<11} {:>7}  {:<20} {}", t.slug, t.status.as_str(), t.schema_version, t.timezone, t.name);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -282,11 +209,7 @@ async fn show(pool: &TenancyPool, slug: &str, json: bool) -> anyhow::Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-async fn print_territory(
-    pool: &TenancyPool,
-    territory: &Territory,
-    json: bool,
-) -> anyhow::Result<()> {
+async fn print_territory(pool: &TenancyPool, territory: &Territory, json: bool) -> anyhow::Result<()> {
     let mut conn = pool.hq().await?;
     let report = store::report(&mut conn, territory.clone()).await?;
     if json {
@@ -295,14 +218,8 @@ async fn print_territory(
     }
     println!("territory  {} ({})", territory.slug, territory.name);
     println!("status     {}", territory.status.as_str());
-    println!(
-        "timezone   {}   locale {}",
-        territory.timezone, territory.locale
-    );
-    println!(
-        "schema     {} at version {}",
-        territory.schema_name, territory.schema_version
-    );
+    println!("timezone   {}   locale {}", territory.timezone, territory.locale);
+    println!("schema     {} at version {}", territory.schema_name, territory.schema_version);
     for contract in &report.contracts {
         println!(
             "contract   from {}: franchise {} / HQ {}",
@@ -317,9 +234,7 @@ async fn print_territory(
 
 async fn find(pool: &TenancyPool, slug: &str) -> anyhow::Result<Territory> {
     let mut conn = pool.hq().await?;
-    store::find_by_slug(&mut conn, slug)
-        .await?
-        .with_context(|| format!("there is no territory {slug:?}"))
+    store::find_by_slug(&mut conn, slug).await?.with_context(|| format!("there is no territory {slug:?}"))
 }
 
 async fn change_status(
@@ -331,11 +246,7 @@ async fn change_status(
     let territory = find(pool, slug).await?;
     let mut conn = pool.owner().await?;
     if !store::change_status(&mut conn, territory.id, from, to).await? {
-        bail!(
-            "territory {slug:?} is {}; it cannot become {}",
-            territory.status.as_str(),
-            to.as_str()
-        );
+        bail!("territory {slug:?} is {}; it cannot become {}", territory.status.as_str(), to.as_str());
     }
     println!("{slug}: {} -> {}", territory.status.as_str(), to.as_str());
     Ok(ExitCode::SUCCESS)
@@ -344,10 +255,7 @@ async fn change_status(
 async fn drop(pool: &TenancyPool, slug: &str, yes: bool) -> anyhow::Result<ExitCode> {
     let territory = find(pool, slug).await?;
     if territory.status != TerritoryStatus::Archived {
-        bail!(
-            "territory {slug:?} is {}: archive it before dropping it",
-            territory.status.as_str()
-        );
+        bail!("territory {slug:?} is {}: archive it before dropping it", territory.status.as_str());
     }
     if !yes {
         bail!("dropping {slug:?} deletes its data for good: add --yes to confirm");
@@ -357,11 +265,7 @@ async fn drop(pool: &TenancyPool, slug: &str, yes: bool) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-async fn migrate(
-    pool: &TenancyPool,
-    steps: &Steps,
-    args: &MigrateArgs,
-) -> anyhow::Result<ExitCode> {
+async fn migrate(pool: &TenancyPool, steps: &Steps, args: &MigrateArgs) -> anyhow::Result<ExitCode> {
     if let Some(slug) = &args.slug {
         find(pool, slug).await?;
     }
@@ -374,10 +278,8 @@ async fn migrate(
     if std::io::stderr().is_terminal() && !args.json {
         bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
         bar.set_style(
-            ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} territories {elapsed_precise} eta {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template("{bar:40} {pos}/{len} territories {elapsed_precise} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
     }
     let json = args.json;
@@ -390,42 +292,23 @@ async fn migrate(
     })
     .await?;
     bar.finish_and_clear();
-    let failed = results
-        .iter()
-        .filter(|result| result.error.is_some())
-        .count();
+    let failed = results.iter().filter(|result| result.error.is_some()).count();
     if json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     } else if results.is_empty() {
-        println!(
-            "every territory is at version {}: nothing to do",
-            steps.latest()
-        );
+        println!("every territory is at version {}: nothing to do", steps.latest());
     } else {
-        println!(
-            "{} migrated, {failed} failed (rerun to retry the failed ones)",
-            results.len() - failed
-        );
+        println!("{} migrated, {failed} failed (rerun to retry the failed ones)", results.len() - failed);
     }
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn print_migration(result: &TerritoryMigration) {
     match (&result.to_version, &result.error) {
         (Some(to), _) => {
-            println!(
-                "{}: {} -> {} ({} ms)",
-                result.slug, result.from_version, to, result.millis
-            )
+            println!("{}: {} -> {} ({} ms)", result.slug, result.from_version, to, result.millis)
         }
-        (None, Some(error)) => println!(
-            "{}: FAILED at version {}: {error}",
-            result.slug, result.from_version
-        ),
+        (None, Some(error)) => println!("{}: FAILED at version {}: {error}", result.slug, result.from_version),
         (None, None) => println!("{}: unchanged", result.slug),
     }
 }
@@ -433,20 +316,12 @@ fn print_migration(result: &TerritoryMigration) {
 async fn verify(pool: &TenancyPool, steps: &Steps, json: bool) -> anyhow::Result<ExitCode> {
     let (checked, drifts) = verify_all(pool, steps).await?;
     if json {
-        println!(
-            "{}",
-            serde_json::json!({ "checked": checked, "drifted": drifts })
-        );
+        println!("{}", serde_json::json!({ "checked": checked, "drifted": drifts }));
     } else if drifts.is_empty() {
-        println!(
-            "{checked} territory schema(s) checked: all identical to a fresh schema at their version"
-        );
+        println!("{checked} territory schema(s) checked: all identical to a fresh schema at their version");
     } else {
         for drift in &drifts {
-            println!(
-                "{} (version {}) differs from a fresh schema:",
-                drift.slug, drift.version
-            );
+            println!("{} (version {}) differs from a fresh schema:", drift.slug, drift.version);
             for item in &drift.missing {
                 println!("  missing     {item}");
             }
@@ -456,9 +331,5 @@ async fn verify(pool: &TenancyPool, steps: &Steps, json: bool) -> anyhow::Result
         }
         println!("{checked} checked, {} drifted", drifts.len());
     }
-    Ok(if drifts.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if drifts.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

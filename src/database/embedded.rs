@@ -35,8 +35,7 @@ impl EmbeddedCluster {
     /// Finds the PostgreSQL binaries and lays out the cluster's directories.
     pub fn new(data_dir: &Path) -> anyhow::Result<Self> {
         let bin_dir = find_bin_dir().ok_or_else(missing_binaries)?;
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("cannot create {}", data_dir.display()))?;
+        std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
         let data_dir = data_dir.canonicalize()?;
         let run_as = if nix::unistd::geteuid().is_root() {
             let user = nix::unistd::User::from_name(SUPERUSER)?.ok_or_else(|| {
@@ -49,12 +48,7 @@ impl EmbeddedCluster {
         } else {
             None
         };
-        let cluster = Self {
-            bin_dir,
-            pgdata: data_dir.join("pgdata"),
-            socket_dir: data_dir.join("run"),
-            run_as,
-        };
+        let cluster = Self { bin_dir, pgdata: data_dir.join("pgdata"), socket_dir: data_dir.join("run"), run_as };
         let socket = cluster.socket_dir.join(format!(".s.PGSQL.{SOCKET_PORT}"));
         if socket.as_os_str().len() > 100 {
             bail!(
@@ -76,9 +70,7 @@ impl EmbeddedCluster {
         }
         let log = self.pgdata.join("server.log");
         let log = log.to_string_lossy();
-        let output = self
-            .pg_ctl(&["-l", &log, "-w", "-t", "60", "start"])
-            .await?;
+        let output = self.pg_ctl(&["-l", &log, "-w", "-t", "60", "start"]).await?;
         if !output.status.success() {
             bail!(
                 "the embedded PostgreSQL did not start ({}); see {log}",
@@ -93,9 +85,8 @@ impl EmbeddedCluster {
     /// to connect with.
     pub async fn bootstrap(&self) -> anyhow::Result<String> {
         let admin_url = socket_url(&self.socket_dir, SOCKET_PORT, SUPERUSER, "postgres");
-        let (client, connection) = tokio_postgres::connect(&admin_url, NoTls)
-            .await
-            .context("cannot connect to the embedded PostgreSQL")?;
+        let (client, connection) =
+            tokio_postgres::connect(&admin_url, NoTls).await.context("cannot connect to the embedded PostgreSQL")?;
         let driver = tokio::spawn(connection);
         // NOINHERIT: the login role holds no privilege of the roles it may become.
         client
@@ -107,23 +98,13 @@ impl EmbeddedCluster {
                  END $$;"
             ))
             .await?;
-        let exists = client
-            .query_opt(
-                "SELECT 1 FROM pg_database WHERE datname = $1",
-                &[&APP_DATABASE],
-            )
-            .await?;
+        let exists = client.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&APP_DATABASE]).await?;
         drop(client);
         driver.abort();
         if exists.is_none() {
             self.create_app_database().await?;
         }
-        Ok(socket_url(
-            &self.socket_dir,
-            SOCKET_PORT,
-            APP_ROLE,
-            APP_DATABASE,
-        ))
+        Ok(socket_url(&self.socket_dir, SOCKET_PORT, APP_ROLE, APP_DATABASE))
     }
 
     /// Creates the application's database. Its role is NOINHERIT, so it does
@@ -133,19 +114,13 @@ impl EmbeddedCluster {
         let admin_url = socket_url(&self.socket_dir, SOCKET_PORT, SUPERUSER, "postgres");
         let (client, connection) = tokio_postgres::connect(&admin_url, NoTls).await?;
         let driver = tokio::spawn(connection);
-        client
-            .batch_execute(&format!("CREATE DATABASE {APP_DATABASE} OWNER {APP_ROLE}"))
-            .await?;
+        client.batch_execute(&format!("CREATE DATABASE {APP_DATABASE} OWNER {APP_ROLE}")).await?;
         drop(client);
         driver.abort();
         let app_url = socket_url(&self.socket_dir, SOCKET_PORT, SUPERUSER, APP_DATABASE);
         let (client, connection) = tokio_postgres::connect(&app_url, NoTls).await?;
         let driver = tokio::spawn(connection);
-        client
-            .batch_execute(&format!(
-                "GRANT USAGE, CREATE ON SCHEMA public TO {APP_ROLE}"
-            ))
-            .await?;
+        client.batch_execute(&format!("GRANT USAGE, CREATE ON SCHEMA public TO {APP_ROLE}")).await?;
         drop(client);
         driver.abort();
         Ok(())
@@ -155,10 +130,7 @@ impl EmbeddedCluster {
     pub async fn stop(&self) -> anyhow::Result<()> {
         let output = self.pg_ctl(&["-m", "fast", "-w", "stop"]).await?;
         if !output.status.success() {
-            bail!(
-                "the embedded PostgreSQL did not stop: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
+            bail!("the embedded PostgreSQL did not stop: {}", String::from_utf8_lossy(&output.stderr).trim());
         }
         tracing::info!("embedded PostgreSQL stopped");
         Ok(())
@@ -175,25 +147,12 @@ impl EmbeddedCluster {
         let pgdata = self.pgdata.to_string_lossy();
         let output = self
             .command("initdb")
-            .args([
-                "-D",
-                &pgdata,
-                "-U",
-                SUPERUSER,
-                "-A",
-                "trust",
-                "-E",
-                "UTF8",
-                "--no-locale",
-            ])
+            .args(["-D", &pgdata, "-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--no-locale"])
             .output()
             .await
             .context("cannot run initdb")?;
         if !output.status.success() {
-            bail!(
-                "initdb failed: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
+            bail!("initdb failed: {}", String::from_utf8_lossy(&output.stderr).trim());
         }
         let settings = format!(
             "\n# careservice: a private cluster, reachable on its socket only\n\
@@ -239,21 +198,13 @@ impl EmbeddedCluster {
 
     async fn pg_ctl(&self, args: &[&str]) -> anyhow::Result<Output> {
         let pgdata = self.pgdata.to_string_lossy();
-        self.command("pg_ctl")
-            .args(["-D", &pgdata])
-            .args(args)
-            .output()
-            .await
-            .context("cannot run pg_ctl")
+        self.command("pg_ctl").args(["-D", &pgdata]).args(args).output().await.context("cannot run pg_ctl")
     }
 
     fn command(&self, program: &str) -> Command {
         let mut command = Command::new(self.bin_dir.join(program));
         if let Some(user) = &self.run_as {
-            command
-                .uid(user.uid.as_raw())
-                .gid(user.gid.as_raw())
-                .current_dir("/");
+            command.uid(user.uid.as_raw()).gid(user.gid.as_raw()).current_dir("/");
         }
         command
     }

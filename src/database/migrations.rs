@@ -16,10 +16,7 @@ pub async fn migrate_hq(database_url: &str) -> anyhow::Result<Vec<String>> {
         let applied = conn
             .run_pending_migrations(HQ_MIGRATIONS)
             .map_err(|error| anyhow::anyhow!("hq migration failed: {error}"))?;
-        Ok(applied
-            .into_iter()
-            .map(|version| version.to_string())
-            .collect())
+        Ok(applied.into_iter().map(|version| version.to_string()).collect())
     })
     .await?
 }

@@ -32,9 +32,6 @@ mod tests {
     #[test]
     fn socket_urls_encode_odd_paths() {
         let url = socket_url(Path::new("/tmp/my dir"), 5432, "careservice", "careservice");
-        assert_eq!(
-            url,
-            "postgresql:///careservice?host=/tmp/my%20dir&port=5432&user=careservice"
-        );
+        assert_eq!(url, "postgresql:///careservice?host=/tmp/my%20dir&port=5432&user=careservice");
     }
 }

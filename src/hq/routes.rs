@@ -4,7 +4,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::NaiveDate;
+use diesel_async::AsyncConnection;
 use rust_decimal::Decimal;
+use scoped_futures::ScopedFutureExt;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -33,22 +35,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 fn unprocessable(code: &'static str, detail: impl Into<String>) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        code,
-        "Invalid input",
-        detail,
-    )
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, "Invalid input", detail)
 }
 
 async fn find(pool: &TenancyPool, slug: &str) -> Result<Territory, ApiError> {
     let mut conn = pool.hq().await?;
-    store::find_by_slug(&mut conn, slug).await?.ok_or_else(|| {
-        ApiError::not_found(
-            "unknown-territory",
-            format!("there is no territory {slug:?}"),
-        )
-    })
+    store::find_by_slug(&mut conn, slug)
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown-territory", format!("there is no territory {slug:?}")))
 }
 
 /// Onboards a territory, as `careservice territory create` does.
@@ -60,19 +54,12 @@ async fn onboard(
     pool: web::Data<TenancyPool>,
     base: web::Data<BaseDomain>,
 ) -> Result<HttpResponse, ApiError> {
-    let new = body
-        .validate(&base.0)
-        .map_err(|e| unprocessable("invalid-territory", e))?;
+    let new = body.validate(&base.0).map_err(|e| unprocessable("invalid-territory", e))?;
     let steps = Steps::embedded().map_err(|e| ApiError::internal(&e))?;
     let territory = match provision(&pool, &steps, &new, None).await {
         Ok(territory) => territory,
         Err(error @ (ProvisionError::SlugTaken(_) | ProvisionError::DomainTaken(_))) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "territory-exists",
-                "Conflict",
-                error.to_string(),
-            ));
+            return Err(ApiError::new(StatusCode::CONFLICT, "territory-exists", "Conflict", error.to_string()));
         }
         Err(ProvisionError::Connection(failure)) => return Err(failure.into()),
         Err(error) => return Err(ApiError::internal(&error)),
@@ -98,16 +85,12 @@ async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "malformed-query",
-            "limit is between 1 and 200",
-        ));
+        return Err(ApiError::bad_request("malformed-query", "limit is between 1 and 200"));
     }
     let mut conn = pool.hq().await?;
     let items = store::page(&mut conn, query.after.as_deref(), limit).await?;
-    let next = (items.len() == usize::try_from(limit).unwrap_or(0))
-        .then(|| items.last().map(|t| t.slug.clone()))
-        .flatten();
+    let next =
+        (items.len() == usize::try_from(limit).unwrap_or(0)).then(|| items.last().map(|t| t.slug.clone())).flatten();
     Ok(HttpResponse::Ok().json(json!({ "items": items, "next_cursor": next })))
 }
 
@@ -158,50 +141,54 @@ async fn change(
         .contract
         .as_ref()
         .map(|c| {
-            ContractRates::new(c.franchise_rate, c.hq_rate)
-                .map_err(|e| unprocessable("invalid-rates", e.to_string()))
+            ContractRates::new(c.franchise_rate, c.hq_rate).map_err(|e| unprocessable("invalid-rates", e.to_string()))
         })
         .transpose()?;
     if let Some(contract) = &body.contract {
         if contract.effective_from < chrono::Utc::now().date_naive() {
-            return Err(unprocessable(
-                "contract-in-the-past",
-                "a new contract starts today or later",
-            ));
+            return Err(unprocessable("contract-in-the-past", "a new contract starts today or later"));
         }
     }
+    let status_change = body.status.as_ref().map(|status| match status {
+        StatusChange::Suspended => (TerritoryStatus::Active, TerritoryStatus::Suspended),
+        StatusChange::Active => (TerritoryStatus::Suspended, TerritoryStatus::Active),
+    });
+    let contract = body.contract.as_ref().zip(rates).map(|(c, rates)| (c.effective_from, rates));
+    let current = territory.clone();
     let mut conn = pool.owner().await?;
-    if let Some(status) = &body.status {
-        let (from, to) = match status {
-            StatusChange::Suspended => (TerritoryStatus::Active, TerritoryStatus::Suspended),
-            StatusChange::Active => (TerritoryStatus::Suspended, TerritoryStatus::Active),
-        };
-        if territory.status != to
-            && !store::change_status(&mut conn, territory.id, &[from], to).await?
-        {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "invalid-status-change",
-                "Conflict",
-                format!(
-                    "territory {:?} is {}; it cannot become {}",
-                    territory.slug,
-                    territory.status.as_str(),
-                    to.as_str()
-                ),
-            ));
+    // Both changes or neither.
+    conn.transaction::<_, ApiError, _>(|conn| {
+        async move {
+            if let Some((from, to)) = status_change {
+                if current.status != to && !store::change_status(conn, current.id, &[from], to).await? {
+                    return Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        "invalid-status-change",
+                        "Conflict",
+                        format!(
+                            "territory {:?} is {}; it cannot become {}",
+                            current.slug,
+                            current.status.as_str(),
+                            to.as_str()
+                        ),
+                    ));
+                }
+            }
+            if let Some((effective_from, rates)) = contract {
+                if !store::add_contract(conn, current.id, effective_from, rates).await? {
+                    return Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        "contract-exists",
+                        "Conflict",
+                        "a contract already starts that day",
+                    ));
+                }
+            }
+            Ok(())
         }
-    }
-    if let (Some(contract), Some(rates)) = (&body.contract, rates) {
-        if !store::add_contract(&mut conn, territory.id, contract.effective_from, rates).await? {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "contract-exists",
-                "Conflict",
-                "a contract already starts that day",
-            ));
-        }
-    }
+        .scope_boxed()
+    })
+    .await?;
     drop(conn);
     tracing::info!(account.id = %admin.0.account.id, territory = %territory.slug, "territory changed through the HQ API");
     let territory = find(&pool, &path).await?;
@@ -226,15 +213,7 @@ async fn invite_franchisee(
     let email = Email::parse(&body.email).map_err(|e| unprocessable("invalid-email", e))?;
     let territory = find(&pool, &path).await?;
     let mut conn = pool.hq().await?;
-    let view = invite(
-        &mut conn,
-        territory.id,
-        &territory.slug,
-        &email,
-        Role::Franchisee,
-        admin.0.account.id,
-    )
-    .await?;
+    let view = invite(&mut conn, territory.id, &territory.slug, &email, Role::Franchisee, admin.0.account.id).await?;
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -262,10 +241,7 @@ async fn set_account_status(
     let active = matches!(body.status, AccountStatus::Active);
     let mut conn = pool.hq().await?;
     if !crate::identity::store::set_account_active(&mut conn, *path, active).await? {
-        return Err(ApiError::not_found(
-            "unknown-account",
-            "there is no account with that id",
-        ));
+        return Err(ApiError::not_found("unknown-account", "there is no account with that id"));
     }
     tracing::info!(account.id = %admin.0.account.id, target = %path, active, "account status changed");
     Ok(HttpResponse::NoContent().finish())

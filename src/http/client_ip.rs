@@ -23,14 +23,9 @@ pub fn client_ip(request: &HttpRequest, trusted: &TrustedProxies) -> Option<Stri
     let peer = request.peer_addr()?.ip();
     let mut client = peer;
     if trusted.contains(&peer) {
-        let forwarded = request
-            .headers()
-            .get_all("x-forwarded-for")
-            .filter_map(|value| value.to_str().ok());
-        let hops: Vec<IpAddr> = forwarded
-            .flat_map(|value| value.split(','))
-            .filter_map(|hop| hop.trim().parse().ok())
-            .collect();
+        let forwarded = request.headers().get_all("x-forwarded-for").filter_map(|value| value.to_str().ok());
+        let hops: Vec<IpAddr> =
+            forwarded.flat_map(|value| value.split(',')).filter_map(|hop| hop.trim().parse().ok()).collect();
         // Walk back from the nearest hop; the first address we do not trust
         // is the client (anything further left could be forged by it).
         if let Some(hop) = hops.iter().rev().find(|hop| !trusted.contains(hop)) {
@@ -72,19 +67,13 @@ mod tests {
     #[test]
     fn behind_trusted_proxies_the_nearest_untrusted_hop_is_the_client() {
         let trusted = TrustedProxies(vec!["10.0.0.0/8".parse().unwrap()]);
-        let ip = client_ip(
-            &request("10.0.0.2:5000", Some("6.6.6.6, 198.51.100.7, 10.0.0.1")),
-            &trusted,
-        );
+        let ip = client_ip(&request("10.0.0.2:5000", Some("6.6.6.6, 198.51.100.7, 10.0.0.1")), &trusted);
         assert_eq!(ip.as_deref(), Some("198.51.100.7"));
     }
 
     #[test]
     fn ipv6_clients_are_grouped_by_slash_64() {
-        let ip = client_ip(
-            &request("[2001:db8:1:2:aaaa::1]:5000", None),
-            &TrustedProxies::default(),
-        );
+        let ip = client_ip(&request("[2001:db8:1:2:aaaa::1]:5000", None), &TrustedProxies::default());
         assert_eq!(ip.as_deref(), Some("2001:db8:1:2::/64"));
     }
 }

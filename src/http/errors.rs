@@ -8,35 +8,26 @@ use super::ApiError;
 
 /// Extractor configurations whose errors are problem documents.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(
-        web::JsonConfig::default()
-            .limit(64 * 1024)
-            .error_handler(json_error),
-    )
-    .app_data(web::PathConfig::default().error_handler(path_error))
-    .app_data(web::QueryConfig::default().error_handler(query_error));
+    cfg.app_data(web::JsonConfig::default().limit(64 * 1024).error_handler(json_error))
+        .app_data(web::PathConfig::default().error_handler(path_error))
+        .app_data(web::QueryConfig::default().error_handler(query_error));
 }
 
 fn json_error(error: JsonPayloadError, _request: &HttpRequest) -> actix_web::Error {
     let api_error = match &error {
-        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body-too-large",
-                "Payload too large",
-                "the request body is larger than this endpoint accepts",
-            )
-        }
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "Payload too large",
+            "the request body is larger than this endpoint accepts",
+        ),
         JsonPayloadError::ContentType => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
             "Unsupported media type",
             "send the body as application/json",
         ),
-        other => ApiError::bad_request(
-            "malformed-body",
-            format!("the JSON body is invalid: {other}"),
-        ),
+        other => ApiError::bad_request("malformed-body", format!("the JSON body is invalid: {other}")),
     };
     api_error.into()
 }
@@ -46,17 +37,10 @@ fn path_error(error: PathError, _request: &HttpRequest) -> actix_web::Error {
 }
 
 fn query_error(error: QueryPayloadError, _request: &HttpRequest) -> actix_web::Error {
-    ApiError::bad_request(
-        "malformed-query",
-        format!("the query string is invalid: {error}"),
-    )
-    .into()
+    ApiError::bad_request("malformed-query", format!("the query string is invalid: {error}")).into()
 }
 
 /// The answer for a route that does not exist.
 pub async fn no_such_route() -> HttpResponse {
-    actix_web::ResponseError::error_response(&ApiError::not_found(
-        "no-such-route",
-        "there is no such endpoint",
-    ))
+    actix_web::ResponseError::error_response(&ApiError::not_found("no-such-route", "there is no such endpoint"))
 }

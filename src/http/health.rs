@@ -31,8 +31,6 @@ async fn readyz(pool: web::Data<TenancyPool>) -> Result<HttpResponse, ApiError> 
     match tokio::time::timeout(Duration::from_secs(2), check).await {
         Ok(Ok(())) => Ok(HttpResponse::Ok().json(json!({ "status": "ready" }))),
         Ok(Err(error)) => Err(error),
-        Err(_) => Err(ApiError::unavailable(
-            "the database did not answer within 2 seconds",
-        )),
+        Err(_) => Err(ApiError::unavailable("the database did not answer within 2 seconds")),
     }
 }

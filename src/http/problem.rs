@@ -36,19 +36,8 @@ struct ProblemBody<'a> {
 
 impl ApiError {
     /// An error with this status, stable code, title and detail.
-    pub fn new(
-        status: StatusCode,
-        code: &'static str,
-        title: &'static str,
-        detail: impl Into<String>,
-    ) -> Self {
-        Self {
-            status,
-            code,
-            title,
-            detail: detail.into(),
-            retry_after_seconds: None,
-        }
+    pub fn new(status: StatusCode, code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, code, title, detail: detail.into(), retry_after_seconds: None }
     }
 
     /// Adds `Retry-After`.
@@ -69,24 +58,13 @@ impl ApiError {
 
     /// 503: the database is unavailable; retry shortly.
     pub fn unavailable(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "Service unavailable",
-            detail,
-        )
-        .retry_after(2)
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", detail).retry_after(2)
     }
 
     /// 500 with no detail for the client; the cause goes to the log.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal error",
-            "an unexpected error occurred",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "an unexpected error occurred")
     }
 
     /// The stable code.
@@ -115,10 +93,7 @@ impl ResponseError for ApiError {
             code: self.code,
         };
         let mut response = HttpResponse::build(self.status);
-        response.insert_header((
-            CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        ));
+        response.insert_header((CONTENT_TYPE, HeaderValue::from_static("application/problem+json")));
         if let Some(seconds) = self.retry_after_seconds {
             response.insert_header((RETRY_AFTER, seconds.to_string()));
         }
@@ -137,8 +112,12 @@ impl From<diesel::result::Error> for ApiError {
     fn from(error: diesel::result::Error) -> Self {
         match error {
             diesel::result::Error::NotFound => Self::not_found("not-found", "no such resource"),
-            diesel::result::Error::BrokenTransactionManager => {
-                Self::unavailable("the database connection broke")
+            diesel::result::Error::BrokenTransactionManager => Self::unavailable("the database connection broke"),
+            // PostgreSQL refuses NUL characters and invalid text: the input's fault.
+            diesel::result::Error::DatabaseError(_, info)
+                if info.message().contains("invalid byte sequence") || info.message().contains("null character") =>
+            {
+                Self::bad_request("invalid-text", "the request contains characters that text cannot hold (such as NUL)")
             }
             other => Self::internal(&other),
         }

@@ -15,9 +15,7 @@ pub fn is_common(password: &str) -> bool {
         [only] if only.i == 0 && only.j + 1 == length => match &only.pattern {
             // zxcvbn does not export its dictionary enum; its default is
             // the passwords list.
-            MatchPattern::Dictionary(word) => {
-                word.dictionary_name == Default::default() && word.rank <= COMMON_RANK
-            }
+            MatchPattern::Dictionary(word) => word.dictionary_name == Default::default() && word.rank <= COMMON_RANK,
             _ => false,
         },
         _ => false,
@@ -30,21 +28,10 @@ mod tests {
 
     #[test]
     fn leaked_favourites_are_common_and_passphrases_are_not() {
-        for common in [
-            "password",
-            "12345678",
-            "password123",
-            "qwertyuiop",
-            "P@ssw0rd",
-            "iloveyou",
-        ] {
+        for common in ["password", "12345678", "password123", "qwertyuiop", "P@ssw0rd", "iloveyou"] {
             assert!(is_common(common), "{common}");
         }
-        for fine in [
-            "fiets-kaas-molen",
-            "correct horse battery staple",
-            "Zuiderzee1932!veld",
-        ] {
+        for fine in ["fiets-kaas-molen", "correct horse battery staple", "Zuiderzee1932!veld"] {
             assert!(!is_common(fine), "{fine}");
         }
     }

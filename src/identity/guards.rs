@@ -17,10 +17,7 @@ fn forbidden(code: &'static str, detail: &str) -> ApiError {
 }
 
 fn mfa_required() -> ApiError {
-    forbidden(
-        "mfa-required",
-        "this action needs a session that passed two-factor authentication",
-    )
+    forbidden("mfa-required", "this action needs a session that passed two-factor authentication")
 }
 
 /// An HQ admin, on the HQ host, in a session that passed MFA.
@@ -35,10 +32,7 @@ impl FromRequest for HqAdmin {
         let authenticated = Authenticated::from_request(request, payload);
         Box::pin(async move {
             if !on_hq {
-                return Err(ApiError::not_found(
-                    "not-hq-host",
-                    "HQ endpoints are served on the HQ host only",
-                ));
+                return Err(ApiError::not_found("not-hq-host", "HQ endpoints are served on the HQ host only"));
             }
             let auth = authenticated.await?;
             if !has_role(&auth.memberships, Role::HqAdmin, None) {
@@ -69,15 +63,8 @@ impl FromRequest for TerritoryFranchisee {
         Box::pin(async move {
             let territory = territory.await?;
             let auth = authenticated.await?;
-            if !has_role(
-                &auth.memberships,
-                Role::Franchisee,
-                Some(territory.territory().id),
-            ) {
-                return Err(forbidden(
-                    "not-franchisee",
-                    "this endpoint is for this territory's franchisee",
-                ));
+            if !has_role(&auth.memberships, Role::Franchisee, Some(territory.territory().id)) {
+                return Err(forbidden("not-franchisee", "this endpoint is for this territory's franchisee"));
             }
             if !auth.mfa_verified() {
                 return Err(mfa_required());
@@ -105,23 +92,11 @@ impl FromRequest for TerritoryMember {
             let territory = territory.await?;
             let auth = authenticated.await?;
             let id = Some(territory.territory().id);
-            let roles: Vec<Role> = auth
-                .memberships
-                .iter()
-                .filter(|m| m.territory_id == id)
-                .map(|m| m.role)
-                .collect();
+            let roles: Vec<Role> = auth.memberships.iter().filter(|m| m.territory_id == id).map(|m| m.role).collect();
             if roles.is_empty() {
-                return Err(forbidden(
-                    "not-a-member",
-                    "this account has no role in this territory",
-                ));
+                return Err(forbidden("not-a-member", "this account has no role in this territory"));
             }
-            Ok(Self {
-                auth,
-                territory,
-                roles,
-            })
+            Ok(Self { auth, territory, roles })
         })
     }
 }

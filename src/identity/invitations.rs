@@ -70,13 +70,7 @@ pub async fn invite(
         token.secret
     );
     store::enqueue_mail(conn, email.as_str(), "Your CareService invitation", &body).await?;
-    Ok(InvitationView {
-        id,
-        email: email.as_str().to_owned(),
-        role,
-        territory: territory_slug.to_owned(),
-        expires_at,
-    })
+    Ok(InvitationView { id, email: email.as_str().to_owned(), role, territory: territory_slug.to_owned(), expires_at })
 }
 
 #[derive(Deserialize)]
@@ -92,25 +86,11 @@ async fn invite_pro(
     body: web::Json<InviteBody>,
     pool: web::Data<TenancyPool>,
 ) -> Result<HttpResponse, ApiError> {
-    let email = Email::parse(&body.email).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-email",
-            "Invalid input",
-            e,
-        )
-    })?;
+    let email = Email::parse(&body.email)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-email", "Invalid input", e))?;
     let territory = franchisee.territory.territory();
     let mut conn = pool.hq().await?;
-    let view = invite(
-        &mut conn,
-        territory.id,
-        &territory.slug,
-        &email,
-        Role::Pro,
-        franchisee.auth.account.id,
-    )
-    .await?;
+    let view = invite(&mut conn, territory.id, &territory.slug, &email, Role::Pro, franchisee.auth.account.id).await?;
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -123,11 +103,7 @@ struct AcceptBody {
 }
 
 enum Accepted {
-    Done {
-        account_id: Uuid,
-        role: Role,
-        territory: String,
-    },
+    Done { account_id: Uuid, role: Role, territory: String },
     NeedsAccount,
     Invalid,
 }
@@ -136,37 +112,23 @@ enum Accepted {
 /// creating it (with `display_name` and `password`) if there is none.
 #[post("/auth/invitations/accept")]
 async fn accept(
+    request: actix_web::HttpRequest,
     body: web::Json<AcceptBody>,
     pool: web::Data<TenancyPool>,
     state: web::Data<IdentityState>,
 ) -> Result<HttpResponse, ApiError> {
-    let unprocessable = |code, detail: String| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            code,
-            "Invalid input",
-            detail,
-        )
-    };
+    let ip = super::routes::caller_ip(&request);
+    super::routes::limit(&state, "token:ip", &ip, state.limits.reset_per_ip).await?;
+    let unprocessable =
+        |code, detail: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, "Invalid input", detail);
     let new_account = match (&body.display_name, &body.password) {
         (Some(name), Some(password)) => {
             let name = name.trim().to_owned();
             if !(1..=200).contains(&name.chars().count()) {
-                return Err(unprocessable(
-                    "invalid-name",
-                    "a display name has 1 to 200 characters".into(),
-                ));
+                return Err(unprocessable("invalid-name", "a display name has 1 to 200 characters".into()));
             }
-            let password =
-                Password::parse(password).map_err(|e| unprocessable("weak-password", e))?;
-            Some((
-                name,
-                state
-                    .hasher
-                    .hash(password.expose())
-                    .await
-                    .map_err(|e| ApiError::internal(&e))?,
-            ))
+            let password = Password::parse(password).map_err(|e| unprocessable("weak-password", e))?;
+            Some((name, state.hasher.hash(password.expose()).await.map_err(|e| ApiError::internal(&e))?))
         }
         _ => None,
     };
@@ -193,23 +155,28 @@ async fn accept(
                 let Some((id, email, territory_id, role)) = found else {
                     return Ok(Accepted::Invalid);
                 };
-                let slug: String = territories::table
-                    .find(territory_id)
-                    .select(territories::slug)
-                    .first(conn)
-                    .await?;
+                let slug: String = territories::table.find(territory_id).select(territories::slug).first(conn).await?;
                 let Some(role) = Role::from_stored(&role) else {
                     return Ok(Accepted::Invalid);
                 };
                 let account_id = match store::account_by_email(conn, &email).await? {
-                    Some(account) => account.id,
+                    Some(account) if account.email_verified_at.is_some() => account.id,
+                    // An unverified account with the invited address may have
+                    // been made by someone else to catch the invitation: the
+                    // invitee (who holds the mailed token) takes it over with a
+                    // new password; its sessions and MFA go.
+                    Some(account) => {
+                        let Some((_, hash)) = &new_account else { return Ok(Accepted::NeedsAccount) };
+                        store::set_password(conn, account.id, hash).await?;
+                        store::clear_mfa(conn, account.id).await?;
+                        store::mark_email_verified(conn, account.id).await?;
+                        account.id
+                    }
                     None => {
                         let Some((name, hash)) = &new_account else {
                             return Ok(Accepted::NeedsAccount);
                         };
-                        let Some(account) =
-                            store::insert_account(conn, &email, &email, hash, name).await?
-                        else {
+                        let Some(account) = store::insert_account(conn, &email, &email, hash, name).await? else {
                             return Ok(Accepted::Invalid);
                         };
                         // The token was mailed to this address: it is verified.
@@ -219,38 +186,23 @@ async fn accept(
                 };
                 store::add_membership(conn, account_id, Some(territory_id), role).await?;
                 diesel::update(invitations::table.find(id))
-                    .set((
-                        invitations::accepted_at.eq(now),
-                        invitations::accepted_by.eq(account_id),
-                    ))
+                    .set((invitations::accepted_at.eq(now), invitations::accepted_by.eq(account_id)))
                     .execute(conn)
                     .await?;
-                Ok(Accepted::Done {
-                    account_id,
-                    role,
-                    territory: slug,
-                })
+                Ok(Accepted::Done { account_id, role, territory: slug })
             }
             .scope_boxed()
         })
         .await?;
     match outcome {
-        Accepted::Done {
-            account_id,
-            role,
-            territory,
-        } => {
+        Accepted::Done { account_id, role, territory } => {
             tracing::info!(account.id = %account_id, role = role.as_str(), %territory, "invitation accepted");
-            Ok(HttpResponse::Ok()
-                .json(json!({ "account_id": account_id, "role": role, "territory": territory })))
+            Ok(HttpResponse::Ok().json(json!({ "account_id": account_id, "role": role, "territory": territory })))
         }
         Accepted::NeedsAccount => Err(unprocessable(
             "account-details-required",
-            "no account has this address yet: give display_name and password to create it".into(),
+            "no verified account has this address yet: give display_name and password".into(),
         )),
-        Accepted::Invalid => Err(ApiError::bad_request(
-            "invalid-token",
-            "the invitation is unknown, used or expired",
-        )),
+        Accepted::Invalid => Err(ApiError::bad_request("invalid-token", "the invitation is unknown, used or expired")),
     }
 }

@@ -1,5 +1,6 @@
-//! Delivery of the mail outbox. Without an SMTP server configured, mail is
-//! written to the log, so the demo works with no mail server.
+//! Delivery of the mail outbox. No SMTP transport is wired yet: in the demo
+//! (CARESERVICE_DEMO_MAIL=1) mail is written to the log, so it works with no
+//! mail server; elsewhere only the recipient and subject are logged.
 
 use std::time::Duration;
 
@@ -30,13 +31,15 @@ RETURNING to_address, subject, body";
 pub async fn deliver_pending(pool: &TenancyPool) -> anyhow::Result<usize> {
     let mut conn = pool.hq().await?;
     let sent: Vec<Mail> = diesel::sql_query(CLAIM_SQL).load(&mut *conn).await?;
+    // Bodies carry reset and invitation tokens: they reach the log only in
+    // the demo (CARESERVICE_DEMO_MAIL=1), where there is no mail server.
+    let show_bodies = std::env::var("CARESERVICE_DEMO_MAIL").is_ok_and(|value| value == "1");
     for mail in &sent {
-        tracing::info!(
-            mail.to = %mail.to_address,
-            mail.subject = %mail.subject,
-            mail.body = %mail.body,
-            "mail (no SMTP server configured: logged)"
-        );
+        if show_bodies {
+            tracing::info!(mail.to = %mail.to_address, mail.subject = %mail.subject, mail.body = %mail.body, "demo mail");
+        } else {
+            tracing::warn!(mail.to = %mail.to_address, mail.subject = %mail.subject, "mail not delivered: no SMTP server is configured");
+        }
     }
     Ok(sent.len())
 }

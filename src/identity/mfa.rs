@@ -17,16 +17,7 @@ pub fn new_secret() -> String {
 
 fn totp(secret_base32: &str, account_name: &str) -> Option<TOTP> {
     let bytes = Secret::Encoded(secret_base32.to_owned()).to_bytes().ok()?;
-    TOTP::new(
-        Algorithm::SHA1,
-        6,
-        1,
-        STEP_SECONDS,
-        bytes,
-        Some(ISSUER.to_owned()),
-        account_name.replace(':', "_"),
-    )
-    .ok()
+    TOTP::new(Algorithm::SHA1, 6, 1, STEP_SECONDS, bytes, Some(ISSUER.to_owned()), account_name.replace(':', "_")).ok()
 }
 
 /// The otpauth:// URL an authenticator app scans.
@@ -79,10 +70,7 @@ mod tests {
     #[test]
     fn provisioning_urls_name_the_issuer() {
         let url = provisioning_url(&new_secret(), "anna@voorbeeld.nl").unwrap();
-        assert!(
-            url.starts_with("otpauth://totp/CareService:anna%40voorbeeld.nl?"),
-            "{url}"
-        );
+        assert!(url.starts_with("otpauth://totp/CareService:anna%40voorbeeld.nl?"), "{url}");
     }
 
     #[test]

@@ -23,9 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 fn wrong_code() -> ApiError {
@@ -39,17 +37,9 @@ fn wrong_code() -> ApiError {
 
 /// Starts enrolment: a new secret and its otpauth:// URL.
 #[post("/auth/mfa/enrol")]
-async fn enrol(
-    auth: Authenticated,
-    pool: web::Data<TenancyPool>,
-) -> Result<HttpResponse, ApiError> {
+async fn enrol(auth: Authenticated, pool: web::Data<TenancyPool>) -> Result<HttpResponse, ApiError> {
     if auth.account.has_mfa() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "mfa-already-enabled",
-            "Conflict",
-            "MFA is already on",
-        ));
+        return Err(ApiError::new(StatusCode::CONFLICT, "mfa-already-enabled", "Conflict", "MFA is already on"));
     }
     let secret = mfa::new_secret();
     let url = mfa::provisioning_url(&secret, &auth.account.email)
@@ -74,13 +64,7 @@ async fn confirm(
     pool: web::Data<TenancyPool>,
     state: web::Data<IdentityState>,
 ) -> Result<HttpResponse, ApiError> {
-    limit(
-        &state,
-        "mfa:account",
-        &auth.account.id.to_string(),
-        state.limits.mfa_per_account,
-    )
-    .await?;
+    limit(&state, "mfa:account", &auth.account.id.to_string(), state.limits.mfa_per_account).await?;
     let secret = match (&auth.account.totp_secret, auth.account.has_mfa()) {
         (Some(secret), false) => secret,
         _ => {
@@ -121,22 +105,11 @@ async fn verify(
     pool: web::Data<TenancyPool>,
     state: web::Data<IdentityState>,
 ) -> Result<HttpResponse, ApiError> {
-    limit(
-        &state,
-        "mfa:account",
-        &auth.account.id.to_string(),
-        state.limits.mfa_per_account,
-    )
-    .await?;
+    limit(&state, "mfa:account", &auth.account.id.to_string(), state.limits.mfa_per_account).await?;
     let secret = match (&auth.account.totp_secret, auth.account.has_mfa()) {
         (Some(secret), true) => secret,
         _ => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "mfa-not-enabled",
-                "Conflict",
-                "enrol in MFA first",
-            ));
+            return Err(ApiError::new(StatusCode::CONFLICT, "mfa-not-enabled", "Conflict", "enrol in MFA first"));
         }
     };
     let mut conn = pool.hq().await?;
@@ -145,14 +118,9 @@ async fn verify(
             Some(step) => store::accept_totp_step(&mut conn, auth.account.id, step).await?,
             None => false,
         },
-        (None, Some(backup)) => {
-            store::use_backup_code(&mut conn, auth.account.id, &hash_secret(backup.trim())).await?
-        }
+        (None, Some(backup)) => store::use_backup_code(&mut conn, auth.account.id, &hash_secret(backup.trim())).await?,
         _ => {
-            return Err(ApiError::bad_request(
-                "malformed-body",
-                "give either code or backup_code",
-            ));
+            return Err(ApiError::bad_request("malformed-body", "give either code or backup_code"));
         }
     };
     if !passed {

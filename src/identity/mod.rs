@@ -28,7 +28,5 @@ pub use state::IdentityState;
 
 /// Registers every identity route (under `/api/v1`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.configure(routes::configure)
-        .configure(mfa_routes::configure)
-        .configure(invitations::configure);
+    cfg.configure(routes::configure).configure(mfa_routes::configure).configure(invitations::configure);
 }

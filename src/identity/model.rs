@@ -74,23 +74,13 @@ pub struct SessionPolicy {
 
 impl SessionPolicy {
     /// Customers and pros: a day idle, two weeks at most.
-    pub const EVERYDAY: Self = Self {
-        idle: Duration::hours(24),
-        absolute: Duration::days(14),
-    };
+    pub const EVERYDAY: Self = Self { idle: Duration::hours(24), absolute: Duration::days(14) };
     /// Franchisees and HQ admins: 30 minutes idle, 10 hours at most.
-    pub const PRIVILEGED: Self = Self {
-        idle: Duration::minutes(30),
-        absolute: Duration::hours(10),
-    };
+    pub const PRIVILEGED: Self = Self { idle: Duration::minutes(30), absolute: Duration::hours(10) };
 
     /// The policy for an account with these memberships.
     pub fn for_memberships(memberships: &[Membership]) -> Self {
-        if memberships.iter().any(|m| m.role.is_privileged()) {
-            Self::PRIVILEGED
-        } else {
-            Self::EVERYDAY
-        }
+        if memberships.iter().any(|m| m.role.is_privileged()) { Self::PRIVILEGED } else { Self::EVERYDAY }
     }
 }
 
@@ -130,7 +120,5 @@ impl From<&Account> for AccountView {
 
 /// Whether any of `memberships` grants `role` in `territory_id` (None: HQ-wide).
 pub fn has_role(memberships: &[Membership], role: Role, territory_id: Option<i64>) -> bool {
-    memberships
-        .iter()
-        .any(|m| m.role == role && m.territory_id == territory_id)
+    memberships.iter().any(|m| m.role == role && m.territory_id == territory_id)
 }

@@ -127,8 +127,8 @@ impl PasswordHasherPool {
 }
 
 fn argon2() -> Result<Argon2<'static>, HashError> {
-    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
-        .map_err(|e| HashError::Argon2(e.to_string()))?;
+    let params =
+        Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).map_err(|e| HashError::Argon2(e.to_string()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
@@ -143,23 +143,14 @@ fn hash_now(password: &str) -> Result<String, HashError> {
 fn verify_now(password: &str, stored: &str) -> Result<Verified, HashError> {
     let parsed = PasswordHash::new(stored).map_err(|e| HashError::Argon2(e.to_string()))?;
     // Verification follows the parameters in the stored string.
-    if Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_err()
-    {
+    if Argon2::default().verify_password(password.as_bytes(), &parsed).is_err() {
         return Ok(Verified::No);
     }
     let current = parsed.algorithm == Algorithm::Argon2id.ident()
         && Params::try_from(&parsed).is_ok_and(|params| {
-            params.m_cost() == MEMORY_KIB
-                && params.t_cost() == ITERATIONS
-                && params.p_cost() == PARALLELISM
+            params.m_cost() == MEMORY_KIB && params.t_cost() == ITERATIONS && params.p_cost() == PARALLELISM
         });
-    if current {
-        Ok(Verified::Yes)
-    } else {
-        Ok(Verified::YesRehashed(hash_now(password)?))
-    }
+    if current { Ok(Verified::Yes) } else { Ok(Verified::YesRehashed(hash_now(password)?)) }
 }
 
 #[cfg(test)]
@@ -180,38 +171,22 @@ mod tests {
     async fn hashes_are_argon2id_phc_strings_with_owasp_parameters() {
         let pool = PasswordHasherPool::new(1);
         let hash = pool.hash("fiets-kaas-molen").await.unwrap();
-        assert!(
-            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{hash}"
-        );
-        assert_eq!(
-            pool.verify("fiets-kaas-molen", &hash).await.unwrap(),
-            Verified::Yes
-        );
-        assert_eq!(
-            pool.verify("fiets-kaas-molem", &hash).await.unwrap(),
-            Verified::No
-        );
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert_eq!(pool.verify("fiets-kaas-molen", &hash).await.unwrap(), Verified::Yes);
+        assert_eq!(pool.verify("fiets-kaas-molem", &hash).await.unwrap(), Verified::No);
     }
 
     #[tokio::test]
     async fn a_hash_with_old_parameters_is_replaced_on_a_correct_password() {
-        let old = Argon2::new(
-            Algorithm::Argon2id,
-            Version::V0x13,
-            Params::new(8192, 1, 1, None).unwrap(),
-        )
-        .hash_password(b"fiets-kaas-molen", &SaltString::generate(&mut OsRng))
-        .unwrap()
-        .to_string();
+        let old = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8192, 1, 1, None).unwrap())
+            .hash_password(b"fiets-kaas-molen", &SaltString::generate(&mut OsRng))
+            .unwrap()
+            .to_string();
         let pool = PasswordHasherPool::new(1);
         match pool.verify("fiets-kaas-molen", &old).await.unwrap() {
             Verified::YesRehashed(new) => assert!(new.contains("m=19456,t=2,p=1")),
             other => panic!("expected a rehash, got {other:?}"),
         }
-        assert_eq!(
-            pool.verify("wrong-password", &old).await.unwrap(),
-            Verified::No
-        );
+        assert_eq!(pool.verify("wrong-password", &old).await.unwrap(), Verified::No);
     }
 }

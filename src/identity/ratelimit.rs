@@ -20,10 +20,7 @@ pub struct Limit {
 impl Limit {
     /// `max` per `seconds`.
     pub const fn per(max: u32, seconds: u64) -> Self {
-        Self {
-            max,
-            window: Duration::from_secs(seconds),
-        }
+        Self { max, window: Duration::from_secs(seconds) }
     }
 }
 
@@ -70,10 +67,7 @@ impl RateLimiter {
     /// Counters in this process only.
     pub fn in_process() -> Self {
         Self {
-            local: Cache::builder()
-                .max_capacity(200_000)
-                .time_to_live(Duration::from_secs(3600))
-                .build(),
+            local: Cache::builder().max_capacity(200_000).time_to_live(Duration::from_secs(3600)).build(),
             redis: None,
         }
     }
@@ -82,28 +76,20 @@ impl RateLimiter {
     pub async fn redis(url: &str) -> anyhow::Result<Self> {
         let client = redis::Client::open(url)?;
         let manager = ConnectionManager::new(client).await?;
-        Ok(Self {
-            redis: Some(manager),
-            ..Self::in_process()
-        })
+        Ok(Self { redis: Some(manager), ..Self::in_process() })
     }
 
     /// Counts an attempt under `key` and refuses it past the limit.
     pub async fn check(&self, key: &str, limit: Limit) -> Result<(), RetryAfter> {
         let window = limit.window.as_secs().max(1);
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let bucket = format!("careservice:rl:{key}:{window}:{}", now / window);
         let retry_after = window - now % window;
         let count = match &self.redis {
             Some(manager) => {
                 let mut connection = manager.clone();
-                let counted: redis::RedisResult<u32> = redis::Script::new(INCREMENT_SCRIPT)
-                    .key(&bucket)
-                    .arg(window)
-                    .invoke_async(&mut connection)
-                    .await;
+                let counted: redis::RedisResult<u32> =
+                    redis::Script::new(INCREMENT_SCRIPT).key(&bucket).arg(window).invoke_async(&mut connection).await;
                 match counted {
                     Ok(count) => count,
                     Err(error) => {
@@ -114,11 +100,7 @@ impl RateLimiter {
             }
             None => self.count_locally(bucket),
         };
-        if count > limit.max {
-            Err(RetryAfter(retry_after))
-        } else {
-            Ok(())
-        }
+        if count > limit.max { Err(RetryAfter(retry_after)) } else { Ok(()) }
     }
 
     fn count_locally(&self, bucket: String) -> u32 {
@@ -138,10 +120,7 @@ mod tests {
         for _ in 0..3 {
             assert!(limiter.check("sign-in:ip:1.2.3.4", limit).await.is_ok());
         }
-        let RetryAfter(seconds) = limiter
-            .check("sign-in:ip:1.2.3.4", limit)
-            .await
-            .unwrap_err();
+        let RetryAfter(seconds) = limiter.check("sign-in:ip:1.2.3.4", limit).await.unwrap_err();
         assert!((1..=60).contains(&seconds));
         // Another key has its own count.
         assert!(limiter.check("sign-in:ip:5.6.7.8", limit).await.is_ok());

@@ -39,7 +39,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(revoke_session)
         .service(request_password_reset)
         .service(confirm_password_reset)
-        .service(verify_email);
+        .service(verify_email)
+        .service(change_password)
+        .service(join_territory);
 }
 
 /// 429 with Retry-After.
@@ -54,34 +56,18 @@ pub fn too_many(RetryAfter(seconds): RetryAfter) -> ApiError {
 }
 
 /// Counts an attempt against a limit keyed by `what` and `who`.
-pub async fn limit(
-    state: &IdentityState,
-    what: &str,
-    who: &str,
-    limit: Limit,
-) -> Result<(), ApiError> {
-    state
-        .limiter
-        .check(&format!("{what}:{who}"), limit)
-        .await
-        .map_err(too_many)
+pub async fn limit(state: &IdentityState, what: &str, who: &str, limit: Limit) -> Result<(), ApiError> {
+    state.limiter.check(&format!("{what}:{who}"), limit).await.map_err(too_many)
 }
 
-fn caller_ip(request: &HttpRequest) -> String {
-    let trusted = request
-        .app_data::<web::Data<TrustedProxies>>()
-        .map(|t| t.get_ref().clone())
-        .unwrap_or_default();
+/// The caller's address as a rate-limit key.
+pub fn caller_ip(request: &HttpRequest) -> String {
+    let trusted = request.app_data::<web::Data<TrustedProxies>>().map(|t| t.get_ref().clone()).unwrap_or_default();
     client_ip(request, &trusted).unwrap_or_else(|| "unknown".to_owned())
 }
 
 fn invalid_input(code: &'static str, detail: String) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        code,
-        "Invalid input",
-        detail,
-    )
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, "Invalid input", detail)
 }
 
 fn accepted(detail: &str) -> HttpResponse {
@@ -107,32 +93,18 @@ async fn sign_up(
     pool: web::Data<TenancyPool>,
     state: web::Data<IdentityState>,
 ) -> Result<HttpResponse, ApiError> {
-    limit(
-        &state,
-        "sign-up:ip",
-        &caller_ip(&request),
-        state.limits.sign_up_per_ip,
-    )
-    .await?;
+    limit(&state, "sign-up:ip", &caller_ip(&request), state.limits.sign_up_per_ip).await?;
     let email = Email::parse(&body.email).map_err(|e| invalid_input("invalid-email", e))?;
-    let password =
-        Password::parse(&body.password).map_err(|e| invalid_input("weak-password", e))?;
+    let password = Password::parse(&body.password).map_err(|e| invalid_input("weak-password", e))?;
     let display_name = body.display_name.trim().to_owned();
     if !(1..=200).contains(&display_name.chars().count()) {
-        return Err(invalid_input(
-            "invalid-name",
-            "a display name has 1 to 200 characters".into(),
-        ));
+        return Err(invalid_input("invalid-name", "a display name has 1 to 200 characters".into()));
     }
     let territory_id = match request.extensions().get::<HostTarget>() {
         Some(HostTarget::Territory(territory)) => Some(territory.id),
         _ => None,
     };
-    let hash = state
-        .hasher
-        .hash(password.expose())
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+    let hash = state.hasher.hash(password.expose()).await.map_err(|e| ApiError::internal(&e))?;
     let verification = SecretToken::generate();
     let mut conn = pool.hq().await?;
     conn.transaction::<_, diesel::result::Error, _>(|conn| {
@@ -177,12 +149,7 @@ struct SignIn {
 }
 
 fn invalid_credentials() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "invalid-credentials",
-        "Unauthenticated",
-        "wrong email or password",
-    )
+    ApiError::new(StatusCode::UNAUTHORIZED, "invalid-credentials", "Unauthenticated", "wrong email or password")
 }
 
 /// Opens a session: a `__Host-session` cookie for portals, and the same token
@@ -198,32 +165,29 @@ async fn sign_in(
     let ip = caller_ip(&request);
     limit(&state, "sign-in:ip", &ip, state.limits.sign_in_per_ip).await?;
     let normalized = body.email.trim().to_lowercase();
-    limit(
-        &state,
-        "sign-in:account",
-        &normalized,
-        state.limits.sign_in_per_account,
-    )
-    .await?;
+    limit(&state, "sign-in:account", &normalized, state.limits.sign_in_per_account).await?;
 
     let mut conn = pool.hq().await?;
     let Some(account) = store::account_by_email(&mut conn, &normalized).await? else {
-        state
-            .hasher
-            .waste_equivalent_work()
-            .await
-            .map_err(|e| ApiError::internal(&e))?;
+        state.hasher.waste_equivalent_work().await.map_err(|e| ApiError::internal(&e))?;
+        // An address with no account "locks" after as many failures as a
+        // real one, so the lockout does not tell which addresses exist.
+        let unknown = Limit {
+            max: u32::try_from(LOCKOUT_THRESHOLD - 1).unwrap_or(9),
+            window: std::time::Duration::from_secs(900),
+        };
+        let key = format!("sign-in:unknown:{normalized}");
+        if state.limiter.check(&key, unknown).await.is_err() {
+            return Err(too_many(RetryAfter(60)));
+        }
         return Err(invalid_credentials());
     };
     if let Some(until) = account.locked_until.filter(|until| *until > Utc::now()) {
         let seconds = (until - Utc::now()).num_seconds().max(1);
         return Err(too_many(RetryAfter(u64::try_from(seconds).unwrap_or(1))));
     }
-    let verified = state
-        .hasher
-        .verify(&body.password, &account.password_hash)
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+    let verified =
+        state.hasher.verify(&body.password, &account.password_hash).await.map_err(|e| ApiError::internal(&e))?;
     let new_hash = match verified {
         Verified::No => {
             store::record_failed_sign_in(&mut conn, &account, LOCKOUT_THRESHOLD).await?;
@@ -244,45 +208,27 @@ async fn sign_in(
         state.everyday_sessions
     };
     let token = SecretToken::generate();
-    let user_agent = request
-        .headers()
-        .get("user-agent")
-        .and_then(|value| value.to_str().ok());
-    let session_id = store::create_session(
-        &mut conn,
-        &token.hash,
-        account.id,
-        policy,
-        user_agent,
-        Some(&ip),
-    )
-    .await?;
+    let user_agent = request.headers().get("user-agent").and_then(|value| value.to_str().ok());
+    let session_id = store::create_session(&mut conn, &token.hash, account.id, policy, user_agent, Some(&ip)).await?;
     tracing::info!(account.id = %account.id, session.id = %session_id, "signed in");
     let mfa_required = account.has_mfa() || memberships.iter().any(|m| m.role.is_privileged());
-    Ok(HttpResponse::Ok()
-        .cookie(session_cookie(&token.secret, policy.absolute))
-        .json(json!({
-            "token": token.secret,
-            "session_id": session_id,
-            "expires_at": Utc::now() + policy.absolute,
-            "mfa_required": mfa_required,
-            "mfa_enrolled": account.has_mfa(),
-            "account": AccountView::from(&account),
-            "memberships": memberships,
-        })))
+    Ok(HttpResponse::Ok().cookie(session_cookie(&token.secret, policy.absolute)).json(json!({
+        "token": token.secret,
+        "session_id": session_id,
+        "expires_at": Utc::now() + policy.absolute,
+        "mfa_required": mfa_required,
+        "mfa_enrolled": account.has_mfa(),
+        "account": AccountView::from(&account),
+        "memberships": memberships,
+    })))
 }
 
 /// Ends the current session.
 #[post("/auth/sign-out")]
-async fn sign_out(
-    auth: Authenticated,
-    pool: web::Data<TenancyPool>,
-) -> Result<HttpResponse, ApiError> {
+async fn sign_out(auth: Authenticated, pool: web::Data<TenancyPool>) -> Result<HttpResponse, ApiError> {
     let mut conn = pool.hq().await?;
     store::revoke_session(&mut conn, auth.account.id, auth.session.id).await?;
-    Ok(HttpResponse::NoContent()
-        .cookie(expired_session_cookie())
-        .finish())
+    Ok(HttpResponse::NoContent().cookie(expired_session_cookie()).finish())
 }
 
 /// The signed-in account, its memberships and this session.
@@ -301,10 +247,7 @@ async fn current_session(auth: Authenticated) -> HttpResponse {
 
 /// The account's live sessions.
 #[get("/auth/sessions")]
-async fn list_sessions(
-    auth: Authenticated,
-    pool: web::Data<TenancyPool>,
-) -> Result<HttpResponse, ApiError> {
+async fn list_sessions(auth: Authenticated, pool: web::Data<TenancyPool>) -> Result<HttpResponse, ApiError> {
     let mut conn = pool.hq().await?;
     let sessions: Vec<SessionView> = store::live_sessions(&mut conn, auth.account.id)
         .await?
@@ -333,10 +276,7 @@ async fn revoke_session(
     if store::revoke_session(&mut conn, auth.account.id, path.into_inner()).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
-        Err(ApiError::not_found(
-            "no-such-session",
-            "this account has no live session with that id",
-        ))
+        Err(ApiError::not_found("no-such-session", "this account has no live session with that id"))
     }
 }
 
@@ -354,41 +294,21 @@ async fn request_password_reset(
     pool: web::Data<TenancyPool>,
     state: web::Data<IdentityState>,
 ) -> Result<HttpResponse, ApiError> {
-    limit(
-        &state,
-        "reset:ip",
-        &caller_ip(&request),
-        state.limits.reset_per_ip,
-    )
-    .await?;
+    limit(&state, "reset:ip", &caller_ip(&request), state.limits.reset_per_ip).await?;
     let normalized = body.email.trim().to_lowercase();
-    limit(
-        &state,
-        "reset:account",
-        &normalized,
-        state.limits.reset_per_account,
-    )
-    .await?;
+    limit(&state, "reset:account", &normalized, state.limits.reset_per_account).await?;
     let mut conn = pool.hq().await?;
     if let Some(account) = store::account_by_email(&mut conn, &normalized).await? {
         let token = SecretToken::generate();
-        store::create_one_time_token(
-            &mut conn,
-            &token.hash,
-            account.id,
-            TokenPurpose::PasswordReset,
-            RESET_LIFETIME,
-        )
-        .await?;
+        store::create_one_time_token(&mut conn, &token.hash, account.id, TokenPurpose::PasswordReset, RESET_LIFETIME)
+            .await?;
         let body = format!(
             "Reset your CareService password with this token:\n\n{}\n\nIt works once, for 30 minutes.",
             token.secret
         );
         store::enqueue_mail(&mut conn, &account.email, "Reset your password", &body).await?;
     }
-    Ok(accepted(
-        "if the address has an account, a reset link is on its way",
-    ))
+    Ok(accepted("if the address has an account, a reset link is on its way"))
 }
 
 #[derive(Deserialize)]
@@ -405,25 +325,21 @@ fn invalid_token() -> ApiError {
 /// Sets a new password with a reset token; every session of the account ends.
 #[post("/auth/password-reset/confirm")]
 async fn confirm_password_reset(
+    request: HttpRequest,
     body: web::Json<ResetConfirm>,
     pool: web::Data<TenancyPool>,
     state: web::Data<IdentityState>,
 ) -> Result<HttpResponse, ApiError> {
-    let password =
-        Password::parse(&body.password).map_err(|e| invalid_input("weak-password", e))?;
-    let hash = state
-        .hasher
-        .hash(password.expose())
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+    limit(&state, "token:ip", &caller_ip(&request), state.limits.reset_per_ip).await?;
+    let password = Password::parse(&body.password).map_err(|e| invalid_input("weak-password", e))?;
+    let hash = state.hasher.hash(password.expose()).await.map_err(|e| ApiError::internal(&e))?;
     let token_hash = hash_secret(&body.token);
     let mut conn = pool.hq().await?;
     let reset = conn
         .transaction::<_, diesel::result::Error, _>(|conn| {
             async move {
                 let Some(account_id) =
-                    store::consume_one_time_token(conn, &token_hash, TokenPurpose::PasswordReset)
-                        .await?
+                    store::consume_one_time_token(conn, &token_hash, TokenPurpose::PasswordReset).await?
                 else {
                     return Ok(None);
                 };
@@ -447,17 +363,69 @@ struct VerifyEmail {
 /// Confirms the account's email address with the mailed token.
 #[post("/auth/verify-email")]
 async fn verify_email(
+    request: HttpRequest,
     body: web::Json<VerifyEmail>,
     pool: web::Data<TenancyPool>,
+    state: web::Data<IdentityState>,
 ) -> Result<HttpResponse, ApiError> {
+    limit(&state, "token:ip", &caller_ip(&request), state.limits.reset_per_ip).await?;
     let mut conn = pool.hq().await?;
-    let account_id = store::consume_one_time_token(
-        &mut conn,
-        &hash_secret(&body.token),
-        TokenPurpose::VerifyEmail,
-    )
-    .await?
-    .ok_or_else(invalid_token)?;
+    let account_id = store::consume_one_time_token(&mut conn, &hash_secret(&body.token), TokenPurpose::VerifyEmail)
+        .await?
+        .ok_or_else(invalid_token)?;
     store::mark_email_verified(&mut conn, account_id).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// Changes the password (the current one is asked again); every session of
+/// the account ends, this one included.
+#[post("/auth/password")]
+async fn change_password(
+    auth: Authenticated,
+    body: web::Json<PasswordChange>,
+    pool: web::Data<TenancyPool>,
+    state: web::Data<IdentityState>,
+) -> Result<HttpResponse, ApiError> {
+    let account = &auth.account;
+    limit(&state, "sign-in:account", &account.email_normalized, state.limits.sign_in_per_account).await?;
+    let new = Password::parse(&body.new_password).map_err(|e| invalid_input("weak-password", e))?;
+    let verified = state
+        .hasher
+        .verify(&body.current_password, &account.password_hash)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    if verified == Verified::No {
+        return Err(invalid_credentials());
+    }
+    let hash = state.hasher.hash(new.expose()).await.map_err(|e| ApiError::internal(&e))?;
+    let mut conn = pool.hq().await?;
+    store::set_password(&mut conn, account.id, &hash).await?;
+    tracing::info!(account.id = %account.id, "password changed; every session revoked");
+    Ok(HttpResponse::NoContent().cookie(expired_session_cookie()).finish())
+}
+
+/// A signed-in account becomes a customer of the territory whose host it asks on.
+#[post("/auth/join")]
+async fn join_territory(
+    request: HttpRequest,
+    auth: Authenticated,
+    pool: web::Data<TenancyPool>,
+) -> Result<HttpResponse, ApiError> {
+    let territory = match request.extensions().get::<HostTarget>() {
+        Some(HostTarget::Territory(territory)) => std::sync::Arc::clone(territory),
+        _ => {
+            return Err(ApiError::not_found("not-a-territory-host", "join on the territory's own host"));
+        }
+    };
+    let mut conn = pool.hq().await?;
+    store::add_membership(&mut conn, auth.account.id, Some(territory.id), Role::Customer).await?;
+    let memberships = store::memberships(&mut conn, auth.account.id).await?;
+    Ok(HttpResponse::Ok().json(json!({ "memberships": memberships })))
 }

@@ -11,13 +11,17 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use chrono::{Duration, Utc};
 use futures::future::LocalBoxFuture;
 
-use super::model::{Account, SessionRow};
+use super::model::{Account, SessionPolicy, SessionRow};
 use super::role::Membership;
 use super::store;
 use super::token::hash_secret;
 use crate::http::ApiError;
 use crate::tenancy::TenancyPool;
 use crate::tenancy::resolver::{HostTarget, normalize_host};
+use crate::tenancy::router::ResolvedHost;
+
+/// What a session that has not passed its account's MFA may still do.
+const MFA_PENDING_PATHS: [&str; 3] = ["/api/v1/auth/mfa/verify", "/api/v1/auth/sign-out", "/api/v1/auth/session"];
 
 /// The session cookie. `__Host-` binds it to this host, over HTTPS, path /.
 pub const SESSION_COOKIE: &str = "__Host-session";
@@ -56,12 +60,7 @@ pub fn expired_session_cookie() -> Cookie<'static> {
 }
 
 fn unauthenticated(detail: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "unauthenticated",
-        "Unauthenticated",
-        detail,
-    )
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Unauthenticated", detail)
 }
 
 /// The token the request presents, and whether it came in a cookie.
@@ -72,20 +71,13 @@ pub fn presented_token(request: &HttpRequest) -> Option<(String, bool)> {
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(|token| (token.trim().to_owned(), false));
-    bearer.or_else(|| {
-        request
-            .cookie(SESSION_COOKIE)
-            .map(|cookie| (cookie.value().to_owned(), true))
-    })
+    bearer.or_else(|| request.cookie(SESSION_COOKIE).map(|cookie| (cookie.value().to_owned(), true)))
 }
 
 /// A state-changing request carried by a cookie must come from a page of the
 /// same host: its Origin header must name the host the request was sent to.
 fn check_same_origin(request: &HttpRequest) -> Result<(), ApiError> {
-    if matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    ) {
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }
     let refused = || {
@@ -96,27 +88,14 @@ fn check_same_origin(request: &HttpRequest) -> Result<(), ApiError> {
             "a request changing state with the session cookie must come from the portal's own origin",
         )
     };
-    let origin = request
-        .headers()
-        .get("origin")
-        .and_then(|value| value.to_str().ok())
-        .ok_or_else(refused)?;
+    let origin = request.headers().get("origin").and_then(|value| value.to_str().ok()).ok_or_else(refused)?;
     let origin_host = origin
         .strip_prefix("https://")
         .or_else(|| origin.strip_prefix("http://"))
         .and_then(|host| normalize_host(host).ok())
         .ok_or_else(refused)?;
-    let request_host = request
-        .headers()
-        .get("host")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|host| normalize_host(host).ok())
-        .ok_or_else(refused)?;
-    if origin_host == request_host {
-        Ok(())
-    } else {
-        Err(refused())
-    }
+    let request_host = request.extensions().get::<ResolvedHost>().map(|host| host.0.clone()).ok_or_else(refused)?;
+    if origin_host == request_host { Ok(()) } else { Err(refused()) }
 }
 
 impl FromRequest for Authenticated {
@@ -129,8 +108,7 @@ impl FromRequest for Authenticated {
             if let Some(found) = request.extensions().get::<Authenticated>() {
                 return Ok(found.clone());
             }
-            let (token, via_cookie) =
-                presented_token(&request).ok_or_else(|| unauthenticated("sign in first"))?;
+            let (token, via_cookie) = presented_token(&request).ok_or_else(|| unauthenticated("sign in first"))?;
             if via_cookie {
                 check_same_origin(&request)?;
             }
@@ -140,23 +118,33 @@ impl FromRequest for Authenticated {
             let mut conn = pool.hq().await?;
             let (session, account) = store::session_by_token(&mut conn, &hash_secret(&token))
                 .await?
-                .ok_or_else(|| {
-                    unauthenticated("the session is unknown or has ended; sign in again")
-                })?;
+                .ok_or_else(|| unauthenticated("the session is unknown or has ended; sign in again"))?;
             let now = Utc::now();
             if !session.is_live(now) || !account.is_active() {
                 return Err(unauthenticated("the session has ended; sign in again"));
+            }
+            let memberships = store::memberships(&mut conn, account.id).await?;
+            // A role gained after sign-in brings its shorter lifetimes at once.
+            if SessionPolicy::for_memberships(&memberships) == SessionPolicy::PRIVILEGED {
+                let policy = SessionPolicy::PRIVILEGED;
+                if now >= session.last_seen_at + policy.idle || now >= session.created_at + policy.absolute {
+                    return Err(unauthenticated("the session has ended; sign in again"));
+                }
+            }
+            // An account with MFA gets nothing but MFA itself until the session passed it.
+            if account.has_mfa() && session.mfa_verified_at.is_none() && !MFA_PENDING_PATHS.contains(&request.path()) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "mfa-required",
+                    "Forbidden",
+                    "this account uses two-factor authentication: pass it first (/api/v1/auth/mfa/verify)",
+                ));
             }
             // Sliding the idle timeout needs a write; once a minute is enough.
             if now - session.last_seen_at > Duration::seconds(60) {
                 store::touch_session(&mut conn, session.id, now).await?;
             }
-            let memberships = store::memberships(&mut conn, account.id).await?;
-            let authenticated = Authenticated {
-                account,
-                session,
-                memberships,
-            };
+            let authenticated = Authenticated { account, session, memberships };
             request.extensions_mut().insert(authenticated.clone());
             Ok(authenticated)
         })
@@ -165,8 +153,5 @@ impl FromRequest for Authenticated {
 
 /// Whether the request came on the HQ host.
 pub fn on_hq_host(request: &HttpRequest) -> bool {
-    matches!(
-        request.extensions().get::<HostTarget>(),
-        Some(HostTarget::Hq)
-    )
+    matches!(request.extensions().get::<HostTarget>(), Some(HostTarget::Hq))
 }

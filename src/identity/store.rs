@@ -10,10 +10,7 @@ use super::role::{Membership, Role};
 use crate::schema::{accounts, mail_outbox, memberships, one_time_tokens, sessions, territories};
 
 /// The account with this (lowercased) email.
-pub async fn account_by_email(
-    conn: &mut AsyncPgConnection,
-    normalized: &str,
-) -> QueryResult<Option<Account>> {
+pub async fn account_by_email(conn: &mut AsyncPgConnection, normalized: &str) -> QueryResult<Option<Account>> {
     accounts::table
         .filter(accounts::email_normalized.eq(normalized))
         .select(Account::as_select())
@@ -24,11 +21,7 @@ pub async fn account_by_email(
 
 /// The account with this id.
 pub async fn account(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Account> {
-    accounts::table
-        .find(id)
-        .select(Account::as_select())
-        .first(conn)
-        .await
+    accounts::table.find(id).select(Account::as_select()).first(conn).await
 }
 
 /// Creates an account; None when the email is taken.
@@ -55,29 +48,18 @@ pub async fn insert_account(
 }
 
 /// Every membership of an account, with territory slugs.
-pub async fn memberships(
-    conn: &mut AsyncPgConnection,
-    account_id: Uuid,
-) -> QueryResult<Vec<Membership>> {
+pub async fn memberships(conn: &mut AsyncPgConnection, account_id: Uuid) -> QueryResult<Vec<Membership>> {
     let rows: Vec<(String, Option<i64>, Option<String>)> = memberships::table
         .left_join(territories::table)
         .filter(memberships::account_id.eq(account_id))
         .order((memberships::territory_id.asc(), memberships::role.asc()))
-        .select((
-            memberships::role,
-            memberships::territory_id,
-            territories::slug.nullable(),
-        ))
+        .select((memberships::role, memberships::territory_id, territories::slug.nullable()))
         .load(conn)
         .await?;
     Ok(rows
         .into_iter()
         .filter_map(|(role, territory_id, territory)| {
-            Role::from_stored(&role).map(|role| Membership {
-                role,
-                territory,
-                territory_id,
-            })
+            Role::from_stored(&role).map(|role| Membership { role, territory, territory_id })
         })
         .collect())
 }
@@ -117,8 +99,7 @@ pub async fn create_session(
             sessions::account_id.eq(account_id),
             sessions::created_at.eq(now),
             sessions::last_seen_at.eq(now),
-            sessions::idle_timeout_seconds
-                .eq(i32::try_from(policy.idle.num_seconds()).unwrap_or(i32::MAX)),
+            sessions::idle_timeout_seconds.eq(i32::try_from(policy.idle.num_seconds()).unwrap_or(i32::MAX)),
             sessions::absolute_expires_at.eq(now + policy.absolute),
             sessions::user_agent.eq(user_agent.map(|ua| ua.chars().take(300).collect::<String>())),
             sessions::ip_address.eq(ip_address),
@@ -143,23 +124,12 @@ pub async fn session_by_token(
 }
 
 /// Marks the session used now (sliding its idle timeout).
-pub async fn touch_session(
-    conn: &mut AsyncPgConnection,
-    session_id: Uuid,
-    now: DateTime<Utc>,
-) -> QueryResult<()> {
-    diesel::update(sessions::table.find(session_id))
-        .set(sessions::last_seen_at.eq(now))
-        .execute(conn)
-        .await
-        .map(|_| ())
+pub async fn touch_session(conn: &mut AsyncPgConnection, session_id: Uuid, now: DateTime<Utc>) -> QueryResult<()> {
+    diesel::update(sessions::table.find(session_id)).set(sessions::last_seen_at.eq(now)).execute(conn).await.map(|_| ())
 }
 
 /// Records that the session passed MFA.
-pub async fn mark_session_mfa_verified(
-    conn: &mut AsyncPgConnection,
-    session_id: Uuid,
-) -> QueryResult<()> {
+pub async fn mark_session_mfa_verified(conn: &mut AsyncPgConnection, session_id: Uuid) -> QueryResult<()> {
     diesel::update(sessions::table.find(session_id))
         .set(sessions::mfa_verified_at.eq(Utc::now()))
         .execute(conn)
@@ -168,10 +138,7 @@ pub async fn mark_session_mfa_verified(
 }
 
 /// An account's live sessions, newest first.
-pub async fn live_sessions(
-    conn: &mut AsyncPgConnection,
-    account_id: Uuid,
-) -> QueryResult<Vec<SessionRow>> {
+pub async fn live_sessions(conn: &mut AsyncPgConnection, account_id: Uuid) -> QueryResult<Vec<SessionRow>> {
     let now = Utc::now();
     let rows: Vec<SessionRow> = sessions::table
         .filter(sessions::account_id.eq(account_id))
@@ -181,18 +148,11 @@ pub async fn live_sessions(
         .select(SessionRow::as_select())
         .load(conn)
         .await?;
-    Ok(rows
-        .into_iter()
-        .filter(|session| session.is_live(now))
-        .collect())
+    Ok(rows.into_iter().filter(|session| session.is_live(now)).collect())
 }
 
 /// Revokes one session of an account; false when it has none by that id.
-pub async fn revoke_session(
-    conn: &mut AsyncPgConnection,
-    account_id: Uuid,
-    session_id: Uuid,
-) -> QueryResult<bool> {
+pub async fn revoke_session(conn: &mut AsyncPgConnection, account_id: Uuid, session_id: Uuid) -> QueryResult<bool> {
     let revoked = diesel::update(
         sessions::table
             .filter(sessions::id.eq(session_id))
@@ -206,73 +166,48 @@ pub async fn revoke_session(
 }
 
 /// Revokes every session of an account.
-pub async fn revoke_all_sessions(
-    conn: &mut AsyncPgConnection,
-    account_id: Uuid,
-) -> QueryResult<usize> {
-    diesel::update(
-        sessions::table
-            .filter(sessions::account_id.eq(account_id))
-            .filter(sessions::revoked_at.is_null()),
-    )
-    .set(sessions::revoked_at.eq(Utc::now()))
-    .execute(conn)
-    .await
-}
-
-/// After a wrong password: counts the failure and, past `threshold`
-/// consecutive failures, locks the account for a time that doubles with each
-/// further failure, capped at an hour. Never permanent.
-pub async fn record_failed_sign_in(
-    conn: &mut AsyncPgConnection,
-    account: &Account,
-    threshold: i32,
-) -> QueryResult<()> {
-    let failures = account.failed_sign_ins.saturating_add(1);
-    let locked_until = (failures >= threshold).then(|| {
-        let doublings = u32::try_from(failures - threshold).unwrap_or(0).min(6);
-        Utc::now() + Duration::minutes(1_i64 << doublings)
-    });
-    diesel::update(accounts::table.find(account.id))
-        .set((
-            accounts::failed_sign_ins.eq(failures),
-            accounts::locked_until.eq(locked_until),
-        ))
+pub async fn revoke_all_sessions(conn: &mut AsyncPgConnection, account_id: Uuid) -> QueryResult<usize> {
+    diesel::update(sessions::table.filter(sessions::account_id.eq(account_id)).filter(sessions::revoked_at.is_null()))
+        .set(sessions::revoked_at.eq(Utc::now()))
         .execute(conn)
         .await
-        .map(|_| ())
+}
+
+/// After a wrong password: counts the failure and, from `threshold`
+/// consecutive failures, locks the account for a time that doubles with each
+/// further failure, capped at an hour. Never permanent.
+pub async fn record_failed_sign_in(conn: &mut AsyncPgConnection, account: &Account, threshold: i32) -> QueryResult<()> {
+    // Counted in the database, so parallel guesses are all counted.
+    let failures: i32 = diesel::update(accounts::table.find(account.id))
+        .set(accounts::failed_sign_ins.eq(accounts::failed_sign_ins + 1))
+        .returning(accounts::failed_sign_ins)
+        .get_result(conn)
+        .await?;
+    if failures >= threshold {
+        let doublings = u32::try_from(failures - threshold).unwrap_or(0).min(6);
+        let locked_until = Utc::now() + Duration::minutes(1_i64 << doublings);
+        diesel::update(accounts::table.find(account.id))
+            .set(accounts::locked_until.eq(locked_until))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// After a right password: clears the failure count, and stores a rehashed
 /// password when its parameters changed.
-pub async fn record_sign_in(
-    conn: &mut AsyncPgConnection,
-    account_id: Uuid,
-    new_hash: Option<&str>,
-) -> QueryResult<()> {
-    let reset = (
-        accounts::failed_sign_ins.eq(0),
-        accounts::locked_until.eq(None::<DateTime<Utc>>),
-    );
+pub async fn record_sign_in(conn: &mut AsyncPgConnection, account_id: Uuid, new_hash: Option<&str>) -> QueryResult<()> {
+    let reset = (accounts::failed_sign_ins.eq(0), accounts::locked_until.eq(None::<DateTime<Utc>>));
     let target = accounts::table.find(account_id);
     match new_hash {
-        Some(hash) => {
-            diesel::update(target)
-                .set((reset, accounts::password_hash.eq(hash)))
-                .execute(conn)
-                .await?
-        }
+        Some(hash) => diesel::update(target).set((reset, accounts::password_hash.eq(hash))).execute(conn).await?,
         None => diesel::update(target).set(reset).execute(conn).await?,
     };
     Ok(())
 }
 
 /// Replaces the password and revokes every session.
-pub async fn set_password(
-    conn: &mut AsyncPgConnection,
-    account_id: Uuid,
-    hash: &str,
-) -> QueryResult<()> {
+pub async fn set_password(conn: &mut AsyncPgConnection, account_id: Uuid, hash: &str) -> QueryResult<()> {
     diesel::update(accounts::table.find(account_id))
         .set((
             accounts::password_hash.eq(hash),
@@ -343,72 +278,39 @@ pub async fn consume_one_time_token(
 }
 
 /// Marks the account's email verified.
-pub async fn mark_email_verified(
-    conn: &mut AsyncPgConnection,
-    account_id: Uuid,
-) -> QueryResult<()> {
-    diesel::update(
-        accounts::table
-            .find(account_id)
-            .filter(accounts::email_verified_at.is_null()),
-    )
-    .set(accounts::email_verified_at.eq(Utc::now()))
-    .execute(conn)
-    .await
-    .map(|_| ())
+pub async fn mark_email_verified(conn: &mut AsyncPgConnection, account_id: Uuid) -> QueryResult<()> {
+    diesel::update(accounts::table.find(account_id).filter(accounts::email_verified_at.is_null()))
+        .set(accounts::email_verified_at.eq(Utc::now()))
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
 
 /// Queues a mail for delivery.
-pub async fn enqueue_mail(
-    conn: &mut AsyncPgConnection,
-    to: &str,
-    subject: &str,
-    body: &str,
-) -> QueryResult<()> {
+pub async fn enqueue_mail(conn: &mut AsyncPgConnection, to: &str, subject: &str, body: &str) -> QueryResult<()> {
     diesel::insert_into(mail_outbox::table)
-        .values((
-            mail_outbox::to_address.eq(to),
-            mail_outbox::subject.eq(subject),
-            mail_outbox::body.eq(body),
-        ))
+        .values((mail_outbox::to_address.eq(to), mail_outbox::subject.eq(subject), mail_outbox::body.eq(body)))
         .execute(conn)
         .await
         .map(|_| ())
 }
 
 /// Stores a TOTP secret awaiting confirmation (replacing an unconfirmed one).
-pub async fn set_pending_totp(
-    conn: &mut AsyncPgConnection,
-    account_id: Uuid,
-    secret: &str,
-) -> QueryResult<()> {
-    diesel::update(
-        accounts::table
-            .find(account_id)
-            .filter(accounts::totp_enabled_at.is_null()),
-    )
-    .set((
-        accounts::totp_secret.eq(secret),
-        accounts::totp_last_step.eq(None::<i64>),
-    ))
-    .execute(conn)
-    .await
-    .map(|_| ())
+pub async fn set_pending_totp(conn: &mut AsyncPgConnection, account_id: Uuid, secret: &str) -> QueryResult<()> {
+    diesel::update(accounts::table.find(account_id).filter(accounts::totp_enabled_at.is_null()))
+        .set((accounts::totp_secret.eq(secret), accounts::totp_last_step.eq(None::<i64>)))
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
 
 /// Accepts a TOTP step for the account if it is later than the last one
 /// accepted; false for a replay.
-pub async fn accept_totp_step(
-    conn: &mut AsyncPgConnection,
-    account_id: Uuid,
-    step: i64,
-) -> QueryResult<bool> {
+pub async fn accept_totp_step(conn: &mut AsyncPgConnection, account_id: Uuid, step: i64) -> QueryResult<bool> {
     let updated = diesel::update(
-        accounts::table.find(account_id).filter(
-            accounts::totp_last_step
-                .is_null()
-                .or(accounts::totp_last_step.lt(step)),
-        ),
+        accounts::table
+            .find(account_id)
+            .filter(accounts::totp_last_step.is_null().or(accounts::totp_last_step.lt(step))),
     )
     .set(accounts::totp_last_step.eq(step))
     .execute(conn)
@@ -427,31 +329,16 @@ pub async fn enable_totp(
         .set(accounts::totp_enabled_at.eq(Utc::now()))
         .execute(conn)
         .await?;
-    diesel::delete(mfa_backup_codes::table.filter(mfa_backup_codes::account_id.eq(account_id)))
-        .execute(conn)
-        .await?;
+    diesel::delete(mfa_backup_codes::table.filter(mfa_backup_codes::account_id.eq(account_id))).execute(conn).await?;
     let rows: Vec<_> = backup_code_hashes
         .iter()
-        .map(|hash| {
-            (
-                mfa_backup_codes::account_id.eq(account_id),
-                mfa_backup_codes::code_hash.eq(hash),
-            )
-        })
+        .map(|hash| (mfa_backup_codes::account_id.eq(account_id), mfa_backup_codes::code_hash.eq(hash)))
         .collect();
-    diesel::insert_into(mfa_backup_codes::table)
-        .values(rows)
-        .execute(conn)
-        .await
-        .map(|_| ())
+    diesel::insert_into(mfa_backup_codes::table).values(rows).execute(conn).await.map(|_| ())
 }
 
 /// Uses a backup code once; false if unknown or used.
-pub async fn use_backup_code(
-    conn: &mut AsyncPgConnection,
-    account_id: Uuid,
-    code_hash: &[u8],
-) -> QueryResult<bool> {
+pub async fn use_backup_code(conn: &mut AsyncPgConnection, account_id: Uuid, code_hash: &[u8]) -> QueryResult<bool> {
     use crate::schema::mfa_backup_codes;
     let used = diesel::update(
         mfa_backup_codes::table
@@ -466,21 +353,31 @@ pub async fn use_backup_code(
 }
 
 /// Disables or re-enables an account; disabling revokes every session.
-pub async fn set_account_active(
-    conn: &mut AsyncPgConnection,
-    account_id: Uuid,
-    active: bool,
-) -> QueryResult<bool> {
+pub async fn set_account_active(conn: &mut AsyncPgConnection, account_id: Uuid, active: bool) -> QueryResult<bool> {
     let status = if active { "active" } else { "disabled" };
     let changed = diesel::update(accounts::table.find(account_id))
-        .set((
-            accounts::status.eq(status),
-            accounts::updated_at.eq(Utc::now()),
-        ))
+        .set((accounts::status.eq(status), accounts::updated_at.eq(Utc::now())))
         .execute(conn)
         .await?;
     if !active {
         revoke_all_sessions(conn, account_id).await?;
     }
     Ok(changed == 1)
+}
+
+/// Removes MFA from an account (its TOTP secret and backup codes).
+pub async fn clear_mfa(conn: &mut AsyncPgConnection, account_id: Uuid) -> QueryResult<()> {
+    use crate::schema::mfa_backup_codes;
+    diesel::update(accounts::table.find(account_id))
+        .set((
+            accounts::totp_secret.eq(None::<String>),
+            accounts::totp_enabled_at.eq(None::<DateTime<Utc>>),
+            accounts::totp_last_step.eq(None::<i64>),
+        ))
+        .execute(conn)
+        .await?;
+    diesel::delete(mfa_backup_codes::table.filter(mfa_backup_codes::account_id.eq(account_id)))
+        .execute(conn)
+        .await
+        .map(|_| ())
 }

@@ -50,18 +50,12 @@ impl Binding {
 
     /// HQ requests: schema hq, as the HQ role.
     pub fn hq() -> Self {
-        Self {
-            role: HQ_ROLE.into(),
-            search_path: "hq".into(),
-        }
+        Self { role: HQ_ROLE.into(), search_path: "hq".into() }
     }
 
     /// Onboarding and migrations: schema hq, as the owner of every schema.
     pub fn owner() -> Self {
-        Self {
-            role: OWNER_ROLE.into(),
-            search_path: "hq".into(),
-        }
+        Self { role: OWNER_ROLE.into(), search_path: "hq".into() }
     }
 
     /// The role this binding runs as.
@@ -89,29 +83,18 @@ impl managed::Manager for BindingManager {
 
     async fn create(&self) -> Result<TrackedConnection, ConnectionError> {
         let connection = AsyncPgConnection::establish(&self.database_url).await?;
-        Ok(TrackedConnection {
-            connection,
-            binding: None,
-        })
+        Ok(TrackedConnection { connection, binding: None })
     }
 
-    async fn recycle(
-        &self,
-        tracked: &mut TrackedConnection,
-        metrics: &Metrics,
-    ) -> RecycleResult<ConnectionError> {
+    async fn recycle(&self, tracked: &mut TrackedConnection, metrics: &Metrics) -> RecycleResult<ConnectionError> {
         // Open transaction or transaction error: the handler never finished.
         if tracked.connection.is_broken() {
-            return Err(RecycleError::message(
-                "connection left in a transaction or closed",
-            ));
+            return Err(RecycleError::message("connection left in a transaction or closed"));
         }
         // Each backend caches the catalog of every schema it touched; a bounded
         // lifetime keeps that memory bounded with thousands of territories.
         if metrics.age() > self.max_lifetime {
-            return Err(RecycleError::message(
-                "connection reached its maximum lifetime",
-            ));
+            return Err(RecycleError::message("connection reached its maximum lifetime"));
         }
         Ok(())
     }
@@ -161,10 +144,7 @@ pub struct TenancyPool {
 impl TenancyPool {
     /// Builds a pool on `database_url`; no connection is opened yet.
     pub fn new(database_url: &str, settings: &PoolSettings) -> anyhow::Result<Self> {
-        let manager = BindingManager {
-            database_url: database_url.to_owned(),
-            max_lifetime: settings.max_lifetime,
-        };
+        let manager = BindingManager { database_url: database_url.to_owned(), max_lifetime: settings.max_lifetime };
         let pool = Pool::builder(manager)
             .max_size(settings.max_size)
             .wait_timeout(Some(settings.wait_timeout))
@@ -176,10 +156,7 @@ impl TenancyPool {
     }
 
     /// A connection bound to `territory`: its schema, then hq, as its role.
-    pub async fn territory(
-        &self,
-        territory: &Territory,
-    ) -> Result<BoundConnection, ConnectionFailure> {
+    pub async fn territory(&self, territory: &Territory) -> Result<BoundConnection, ConnectionFailure> {
         self.bound(Binding::territory(territory)).await
     }
 

@@ -45,13 +45,8 @@ impl FromRequest for CurrentTerritory {
             }
         };
         let Some(pool) = request.app_data::<web::Data<TenancyPool>>() else {
-            return ready(Err(ApiError::internal(
-                &"the database pool is not configured",
-            )));
+            return ready(Err(ApiError::internal(&"the database pool is not configured")));
         };
-        ready(Ok(Self {
-            territory,
-            pool: TenancyPool::clone(pool),
-        }))
+        ready(Ok(Self { territory, pool: TenancyPool::clone(pool) }))
     }
 }

@@ -28,14 +28,8 @@ pub enum MigrateError {
     #[error(
         "tenant template {name} was changed after it was applied (recorded sha256 {recorded}, this binary has {embedded}): add a new step instead of editing an applied one"
     )]
-    ChangedStep {
-        name: String,
-        recorded: String,
-        embedded: String,
-    },
-    #[error(
-        "the schema is at version {found}, newer than this binary's {latest}: run a newer careservice"
-    )]
+    ChangedStep { name: String, recorded: String, embedded: String },
+    #[error("the schema is at version {found}, newer than this binary's {latest}: run a newer careservice")]
     Ahead { found: i32, latest: i32 },
     #[error(transparent)]
     Connection(#[from] ConnectionFailure),
@@ -56,11 +50,7 @@ pub struct MigrateOptions {
 
 impl Default for MigrateOptions {
     fn default() -> Self {
-        Self {
-            concurrency: 4,
-            lock_timeout: Duration::from_secs(5),
-            only: None,
-        }
+        Self { concurrency: 4, lock_timeout: Duration::from_secs(5), only: None }
     }
 }
 
@@ -76,16 +66,9 @@ pub struct TerritoryMigration {
 
 /// Checks the embedded steps against the checksums hq recorded, then records
 /// the new ones. A step edited after it shipped is an error, not a skip.
-pub async fn check_step_ledger(
-    conn: &mut AsyncPgConnection,
-    steps: &Steps,
-) -> Result<(), MigrateError> {
+pub async fn check_step_ledger(conn: &mut AsyncPgConnection, steps: &Steps) -> Result<(), MigrateError> {
     let recorded: Vec<(i32, String, String)> = tenant_template_steps::table
-        .select((
-            tenant_template_steps::version,
-            tenant_template_steps::name,
-            tenant_template_steps::checksum,
-        ))
+        .select((tenant_template_steps::version, tenant_template_steps::name, tenant_template_steps::checksum))
         .load(conn)
         .await?;
     for (version, name, checksum) in &recorded {
@@ -100,10 +83,7 @@ pub async fn check_step_ledger(
             Some(_) => {}
             None => {
                 tracing::warn!(step = %name, "hq knows a tenant step this binary does not have");
-                return Err(MigrateError::Ahead {
-                    found: *version,
-                    latest: steps.latest(),
-                });
+                return Err(MigrateError::Ahead { found: *version, latest: steps.latest() });
             }
         }
     }
@@ -144,12 +124,7 @@ pub async fn pending_territories(
     if let Some(slug) = only {
         query = query.filter(territories::slug.eq(slug.to_owned()));
     }
-    Ok(query
-        .load(conn)
-        .await?
-        .into_iter()
-        .map(Territory::from)
-        .collect())
+    Ok(query.load(conn).await?.into_iter().map(Territory::from).collect())
 }
 
 /// Migrates every pending territory (or `options.only`), calling `on_result`
@@ -217,12 +192,7 @@ pub async fn migrate_territory(
             .await?;
             // Serialises concurrent runs on this territory; the ledger read
             // below then sees what the other run committed.
-            territories::table
-                .find(territory_id)
-                .select(territories::id)
-                .for_update()
-                .execute(conn)
-                .await?;
+            territories::table.find(territory_id).select(territories::id).for_update().execute(conn).await?;
             let applied: Vec<(i32, String)> = template_steps::table
                 .select((template_steps::version, template_steps::checksum))
                 .order(template_steps::version)
@@ -239,10 +209,7 @@ pub async fn migrate_territory(
                     }
                     Some(_) => {}
                     None => {
-                        return Err(MigrateError::Ahead {
-                            found: *version,
-                            latest: steps.latest(),
-                        });
+                        return Err(MigrateError::Ahead { found: *version, latest: steps.latest() });
                     }
                 }
             }
@@ -287,9 +254,6 @@ pub(crate) async fn apply_steps(conn: &mut AsyncPgConnection, steps: &[Step]) ->
             )
         })
         .collect();
-    diesel::insert_into(template_steps::table)
-        .values(rows)
-        .execute(conn)
-        .await?;
+    diesel::insert_into(template_steps::table).values(rows).execute(conn).await?;
     Ok(())
 }

@@ -129,10 +129,7 @@ pub enum RatesError {
 impl ContractRates {
     /// 14% to the franchisee and 6% to HQ: the default contract for a new territory.
     pub fn standard() -> Self {
-        Self {
-            franchise_rate: Decimal::new(14, 2),
-            hq_rate: Decimal::new(6, 2),
-        }
+        Self { franchise_rate: Decimal::new(14, 2), hq_rate: Decimal::new(6, 2) }
     }
 
     /// Validates a pair of rates.
@@ -148,10 +145,7 @@ impl ContractRates {
         if franchise_rate + hq_rate > Decimal::ONE {
             return Err(RatesError::SumAboveOne(franchise_rate, hq_rate));
         }
-        Ok(Self {
-            franchise_rate,
-            hq_rate,
-        })
+        Ok(Self { franchise_rate, hq_rate })
     }
 
     /// The franchisee's share.
@@ -177,30 +171,15 @@ mod tests {
     #[test]
     fn standard_contract_is_fourteen_and_six_percent() {
         let rates = ContractRates::standard();
-        assert_eq!(
-            (rates.franchise_rate(), rates.hq_rate()),
-            (dec("0.14"), dec("0.06"))
-        );
+        assert_eq!((rates.franchise_rate(), rates.hq_rate()), (dec("0.14"), dec("0.06")));
     }
 
     #[test]
     fn rates_out_of_range_or_summing_above_one_are_refused() {
-        assert_eq!(
-            ContractRates::new(dec("14"), dec("0.06")),
-            Err(RatesError::OutOfRange(dec("14")))
-        );
-        assert_eq!(
-            ContractRates::new(dec("-0.1"), dec("0")),
-            Err(RatesError::OutOfRange(dec("-0.1")))
-        );
-        assert_eq!(
-            ContractRates::new(dec("0.6"), dec("0.5")),
-            Err(RatesError::SumAboveOne(dec("0.6"), dec("0.5")))
-        );
-        assert!(matches!(
-            ContractRates::new(dec("0.1234567"), dec("0")),
-            Err(RatesError::TooPrecise(_))
-        ));
+        assert_eq!(ContractRates::new(dec("14"), dec("0.06")), Err(RatesError::OutOfRange(dec("14"))));
+        assert_eq!(ContractRates::new(dec("-0.1"), dec("0")), Err(RatesError::OutOfRange(dec("-0.1"))));
+        assert_eq!(ContractRates::new(dec("0.6"), dec("0.5")), Err(RatesError::SumAboveOne(dec("0.6"), dec("0.5"))));
+        assert!(matches!(ContractRates::new(dec("0.1234567"), dec("0")), Err(RatesError::TooPrecise(_))));
         assert!(ContractRates::new(dec("0.15"), dec("0.05")).is_ok());
     }
 }

@@ -19,10 +19,7 @@ pub const CATALOG_CHANNEL: &str = "careservice_catalog";
 pub type ChangeHandler = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Listens until the process ends, reconnecting after failures.
-pub async fn listen_for_changes(
-    database_url: String,
-    subscriptions: Vec<(&'static str, ChangeHandler)>,
-) {
+pub async fn listen_for_changes(database_url: String, subscriptions: Vec<(&'static str, ChangeHandler)>) {
     let mut backoff = Duration::from_millis(100);
     loop {
         match listen_once(&database_url, &subscriptions).await {
@@ -52,10 +49,7 @@ async fn listen_once(
         while let Some(message) = messages.next().await {
             match message {
                 Ok(AsyncMessage::Notification(notification)) => {
-                    let event = (
-                        notification.channel().to_owned(),
-                        notification.payload().to_owned(),
-                    );
+                    let event = (notification.channel().to_owned(), notification.payload().to_owned());
                     if sender.unbounded_send(event).is_err() {
                         break;
                     }
@@ -68,10 +62,7 @@ async fn listen_once(
     });
     let mut channels: Vec<&str> = subscriptions.iter().map(|(channel, _)| *channel).collect();
     channels.dedup();
-    let listen: String = channels
-        .iter()
-        .map(|channel| format!("LISTEN {channel};"))
-        .collect();
+    let listen: String = channels.iter().map(|channel| format!("LISTEN {channel};")).collect();
     client.batch_execute(&listen).await?;
     forget_everything(subscriptions);
     tracing::debug!(?channels, "listening for changes");

@@ -7,9 +7,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use scoped_futures::ScopedFutureExt;
 
-use super::connection::{
-    ConnectionFailure, OWNER_ROLE, TENANT_GROUP_ROLE, TenancyPool, set_config,
-};
+use super::connection::{ConnectionFailure, OWNER_ROLE, TENANT_GROUP_ROLE, TenancyPool, set_config};
 use super::migrate::apply_steps;
 use super::model::{ContractRates, Territory, TerritoryRow, TerritoryStatus};
 use super::settings::{CustomDomain, Locale, TimeZone};
@@ -43,14 +41,7 @@ pub enum OnboardingStep {
 
 impl OnboardingStep {
     /// Every step, in the order they run.
-    pub const ALL: [Self; 6] = [
-        Self::Registry,
-        Self::Role,
-        Self::Schema,
-        Self::Tables,
-        Self::Grants,
-        Self::Activation,
-    ];
+    pub const ALL: [Self; 6] = [Self::Registry, Self::Role, Self::Schema, Self::Tables, Self::Grants, Self::Activation];
 }
 
 /// Why a territory was not onboarded.
@@ -62,9 +53,7 @@ pub enum ProvisionError {
     DomainTaken(String),
     #[error("the territory's display name must have 1 to 200 characters")]
     BadName,
-    #[error(
-        "database role {0:?} already exists (left over from another database in this cluster?)"
-    )]
+    #[error("database role {0:?} already exists (left over from another database in this cluster?)")]
     RoleExists(String),
     #[error("onboarding failed on purpose after step {0:?}")]
     Injected(OnboardingStep),
@@ -89,8 +78,7 @@ pub async fn provision(
     let mut conn = pool.owner().await?;
     let territory = conn
         .transaction::<_, ProvisionError, _>(|conn| {
-            async move { provision_in_transaction(conn, steps, new, fail_after).await }
-                .scope_boxed()
+            async move { provision_in_transaction(conn, steps, new, fail_after).await }.scope_boxed()
         })
         .await?;
     tracing::info!(territory = %territory.slug, version = territory.schema_version, "territory onboarded");
@@ -109,10 +97,7 @@ async fn provision_in_transaction(
     };
     let slug = new.slug.as_str();
     let schema = new.slug.schema_name();
-    let prefix: String = installation::table
-        .select(installation::role_prefix)
-        .first(conn)
-        .await?;
+    let prefix: String = installation::table.select(installation::role_prefix).first(conn).await?;
     let role = format!("{prefix}{schema}");
 
     // Registry, contract and domains, as the owner of hq.
@@ -129,9 +114,7 @@ async fn provision_in_transaction(
         .returning(territories::id)
         .get_result(conn)
         .await
-        .map_err(|error| {
-            unique_violation_as(error, || ProvisionError::SlugTaken(slug.to_owned()))
-        })?;
+        .map_err(|error| unique_violation_as(error, || ProvisionError::SlugTaken(slug.to_owned())))?;
     diesel::insert_into(territory_contracts::table)
         .values((
             territory_contracts::territory_id.eq(territory_id),
@@ -143,25 +126,16 @@ async fn provision_in_transaction(
         .await?;
     for domain in &new.domains {
         diesel::insert_into(territory_domains::table)
-            .values((
-                territory_domains::host.eq(domain.as_str()),
-                territory_domains::territory_id.eq(territory_id),
-            ))
+            .values((territory_domains::host.eq(domain.as_str()), territory_domains::territory_id.eq(territory_id)))
             .execute(conn)
             .await
-            .map_err(|error| {
-                unique_violation_as(error, || {
-                    ProvisionError::DomainTaken(domain.as_str().to_owned())
-                })
-            })?;
+            .map_err(|error| unique_violation_as(error, || ProvisionError::DomainTaken(domain.as_str().to_owned())))?;
     }
     check(OnboardingStep::Registry)?;
 
     // The role, created by the login role (the one with CREATEROLE), which is
     // NOINHERIT: it may become the territory's role but holds nothing by itself.
-    diesel::select(set_config("role", "none", true))
-        .execute(conn)
-        .await?;
+    diesel::select(set_config("role", "none", true)).execute(conn).await?;
     let create_role = format!(
         "CREATE ROLE {role} NOLOGIN IN ROLE {TENANT_GROUP_ROLE}; GRANT {role} TO CURRENT_USER;",
         role = quote_ident(&role)
@@ -171,20 +145,13 @@ async fn provision_in_transaction(
         .map_err(|error| duplicate_object_as(error, || ProvisionError::RoleExists(role.clone())))?;
     check(OnboardingStep::Role)?;
 
-    conn.batch_execute(&format!(
-        "CREATE SCHEMA {} AUTHORIZATION {OWNER_ROLE}",
-        quote_ident(&schema)
-    ))
-    .await?;
+    conn.batch_execute(&format!("CREATE SCHEMA {} AUTHORIZATION {OWNER_ROLE}", quote_ident(&schema))).await?;
     check(OnboardingStep::Schema)?;
 
     // Tables, as the schema's owner, in the schema.
-    diesel::select((
-        set_config("role", OWNER_ROLE, true),
-        set_config("search_path", &quote_ident(&schema), true),
-    ))
-    .execute(conn)
-    .await?;
+    diesel::select((set_config("role", OWNER_ROLE, true), set_config("search_path", &quote_ident(&schema), true)))
+        .execute(conn)
+        .await?;
     apply_steps(conn, steps.all()).await?;
     check(OnboardingStep::Tables)?;
 
@@ -192,10 +159,7 @@ async fn provision_in_transaction(
     check(OnboardingStep::Grants)?;
 
     let row: TerritoryRow = diesel::update(territories::table.find(territory_id))
-        .set((
-            territories::status.eq(TerritoryStatus::Active.as_str()),
-            territories::schema_version.eq(steps.latest()),
-        ))
+        .set((territories::status.eq(TerritoryStatus::Active.as_str()), territories::schema_version.eq(steps.latest())))
         .returning(TerritoryRow::as_returning())
         .get_result(conn)
         .await?;
@@ -220,20 +184,14 @@ pub(crate) fn grants_sql(schema: &str, role: &str) -> String {
     )
 }
 
-fn unique_violation_as(
-    error: DieselError,
-    make: impl FnOnce() -> ProvisionError,
-) -> ProvisionError {
+fn unique_violation_as(error: DieselError, make: impl FnOnce() -> ProvisionError) -> ProvisionError {
     match error {
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => make(),
         other => ProvisionError::Database(other),
     }
 }
 
-fn duplicate_object_as(
-    error: DieselError,
-    make: impl FnOnce() -> ProvisionError,
-) -> ProvisionError {
+fn duplicate_object_as(error: DieselError, make: impl FnOnce() -> ProvisionError) -> ProvisionError {
     match &error {
         DieselError::DatabaseError(_, info) if info.message().contains("already exists") => make(),
         _ => ProvisionError::Database(error),
@@ -241,15 +199,9 @@ fn duplicate_object_as(
 }
 
 /// Drops an archived territory: its schema, its role and its registry rows.
-pub async fn drop_archived(
-    pool: &TenancyPool,
-    territory: &Territory,
-) -> Result<(), ProvisionError> {
+pub async fn drop_archived(pool: &TenancyPool, territory: &Territory) -> Result<(), ProvisionError> {
     let mut conn = pool.owner().await?;
-    let (schema, role) = (
-        quote_ident(&territory.schema_name),
-        quote_ident(&territory.role_name),
-    );
+    let (schema, role) = (quote_ident(&territory.schema_name), quote_ident(&territory.role_name));
     let territory_id = territory.id;
     conn.transaction::<_, ProvisionError, _>(|conn| {
         async move {
@@ -263,13 +215,8 @@ pub async fn drop_archived(
             if deleted != 1 {
                 return Err(ProvisionError::Database(DieselError::NotFound));
             }
-            conn.batch_execute(&format!(
-                "DROP SCHEMA {schema} CASCADE; REVOKE ALL ON SCHEMA hq FROM {role};"
-            ))
-            .await?;
-            diesel::select(set_config("role", "none", true))
-                .execute(conn)
-                .await?;
+            conn.batch_execute(&format!("DROP SCHEMA {schema} CASCADE; REVOKE ALL ON SCHEMA hq FROM {role};")).await?;
+            diesel::select(set_config("role", "none", true)).execute(conn).await?;
             conn.batch_execute(&format!("DROP ROLE {role}")).await?;
             Ok(())
         }

@@ -26,10 +26,7 @@ pub struct OnboardingRequest {
 }
 
 fn present(value: &Option<String>) -> Option<&str> {
-    value
-        .as_deref()
-        .map(str::trim)
-        .filter(|value| !value.is_empty())
+    value.as_deref().map(str::trim).filter(|value| !value.is_empty())
 }
 
 impl OnboardingRequest {
@@ -40,18 +37,10 @@ impl OnboardingRequest {
         if !(1..=200).contains(&name.chars().count()) {
             return Err("the territory's name has 1 to 200 characters".into());
         }
-        let time_zone = present(&self.timezone)
-            .map(TimeZone::parse)
-            .transpose()?
-            .unwrap_or_default();
-        let locale = present(&self.locale)
-            .map(Locale::parse)
-            .transpose()?
-            .unwrap_or_default();
+        let time_zone = present(&self.timezone).map(TimeZone::parse).transpose()?.unwrap_or_default();
+        let locale = present(&self.locale).map(Locale::parse).transpose()?.unwrap_or_default();
         let rates = match (self.franchise_rate, self.hq_rate) {
-            (Some(franchise), Some(hq)) => {
-                ContractRates::new(franchise, hq).map_err(|e| e.to_string())?
-            }
+            (Some(franchise), Some(hq)) => ContractRates::new(franchise, hq).map_err(|e| e.to_string())?,
             (None, None) => ContractRates::standard(),
             _ => return Err("give both the franchise rate and the HQ rate, or neither".into()),
         };
@@ -66,9 +55,7 @@ impl OnboardingRequest {
             time_zone,
             locale,
             rates,
-            contract_from: self
-                .contract_from
-                .unwrap_or_else(|| chrono::Utc::now().date_naive()),
+            contract_from: self.contract_from.unwrap_or_else(|| chrono::Utc::now().date_naive()),
             domains,
         })
     }
@@ -95,35 +82,14 @@ mod tests {
 
     #[test]
     fn each_bad_field_is_named() {
-        let base = OnboardingRequest {
-            slug: "leiden".into(),
-            name: "Leiden".into(),
-            ..Default::default()
-        };
-        let bad_rate = OnboardingRequest {
-            franchise_rate: Some(Decimal::from_str("0.2").unwrap()),
-            ..base.clone()
-        };
+        let base = OnboardingRequest { slug: "leiden".into(), name: "Leiden".into(), ..Default::default() };
+        let bad_rate = OnboardingRequest { franchise_rate: Some(Decimal::from_str("0.2").unwrap()), ..base.clone() };
         assert!(bad_rate.validate("localhost").unwrap_err().contains("both"));
-        let bad_zone = OnboardingRequest {
-            timezone: Some("Nowhere/City".into()),
-            ..base.clone()
-        };
+        let bad_zone = OnboardingRequest { timezone: Some("Nowhere/City".into()), ..base.clone() };
         assert!(bad_zone.validate("localhost").unwrap_err().contains("IANA"));
-        let bad_name = OnboardingRequest {
-            name: " ".into(),
-            ..base.clone()
-        };
+        let bad_name = OnboardingRequest { name: " ".into(), ..base.clone() };
         assert!(bad_name.validate("localhost").unwrap_err().contains("name"));
-        let bad_domain = OnboardingRequest {
-            domains: vec!["x.localhost".into()],
-            ..base
-        };
-        assert!(
-            bad_domain
-                .validate("localhost")
-                .unwrap_err()
-                .contains("base domain")
-        );
+        let bad_domain = OnboardingRequest { domains: vec!["x.localhost".into()], ..base };
+        assert!(bad_domain.validate("localhost").unwrap_err().contains("base domain"));
     }
 }

@@ -7,6 +7,7 @@
 //! notification be lost.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use moka::Expiry;
@@ -61,33 +62,22 @@ pub struct CacheSettings {
 
 impl Default for CacheSettings {
     fn default() -> Self {
-        Self {
-            known_ttl: Duration::from_secs(300),
-            unknown_ttl: Duration::from_secs(5),
-            capacity: 100_000,
-        }
+        Self { known_ttl: Duration::from_secs(300), unknown_ttl: Duration::from_secs(5), capacity: 100_000 }
     }
 }
 
 type Cached = Option<Arc<Territory>>;
+/// A looked-up value and the cache generation it was looked up in.
+type Entry = (u64, Cached);
 
 struct HostExpiry {
     known_ttl: Duration,
     unknown_ttl: Duration,
 }
 
-impl Expiry<String, Cached> for HostExpiry {
-    fn expire_after_create(
-        &self,
-        _host: &String,
-        value: &Cached,
-        _now: Instant,
-    ) -> Option<Duration> {
-        Some(if value.is_some() {
-            self.known_ttl
-        } else {
-            self.unknown_ttl
-        })
+impl Expiry<String, Entry> for HostExpiry {
+    fn expire_after_create(&self, _host: &String, value: &Entry, _now: Instant) -> Option<Duration> {
+        Some(if value.1.is_some() { self.known_ttl } else { self.unknown_ttl })
     }
 }
 
@@ -95,7 +85,10 @@ impl Expiry<String, Cached> for HostExpiry {
 pub struct TerritoryResolver {
     base_domain: String,
     hq_host: String,
-    cache: Cache<String, Cached>,
+    cache: Cache<String, Entry>,
+    /// Bumped by every invalidation: a lookup that started before one may
+    /// have read the old registry, so its result is not trusted.
+    generation: AtomicU64,
     pool: TenancyPool,
 }
 
@@ -105,17 +98,9 @@ impl TerritoryResolver {
         let base_domain = base_domain.trim_end_matches('.').to_ascii_lowercase();
         let cache = Cache::builder()
             .max_capacity(settings.capacity)
-            .expire_after(HostExpiry {
-                known_ttl: settings.known_ttl,
-                unknown_ttl: settings.unknown_ttl,
-            })
+            .expire_after(HostExpiry { known_ttl: settings.known_ttl, unknown_ttl: settings.unknown_ttl })
             .build();
-        Self {
-            hq_host: format!("hq.{base_domain}"),
-            base_domain,
-            cache,
-            pool,
-        }
+        Self { hq_host: format!("hq.{base_domain}"), base_domain, cache, generation: AtomicU64::new(0), pool }
     }
 
     /// What `raw_host` (a Host header value, port and case ignored) names.
@@ -124,18 +109,21 @@ impl TerritoryResolver {
         if host == self.hq_host {
             return Ok(HostTarget::Hq);
         }
-        let found = self
-            .cache
-            .try_get_with_by_ref(&host, self.lookup(&host))
-            .await
-            .map_err(ResolveError::Database)?;
-        found
-            .map(HostTarget::Territory)
-            .ok_or(ResolveError::UnknownHost(host))
+        let generation = self.generation.load(Ordering::SeqCst);
+        let lookup = async { self.lookup(&host).await.map(|found| (generation, found)) };
+        let (looked_up_in, mut found) =
+            self.cache.try_get_with_by_ref(&host, lookup).await.map_err(ResolveError::Database)?;
+        if looked_up_in != self.generation.load(Ordering::SeqCst) {
+            // The registry changed while (or since) this was looked up.
+            self.cache.invalidate(&host).await;
+            found = self.lookup(&host).await.map_err(|e| ResolveError::Database(Arc::new(e)))?;
+        }
+        found.map(HostTarget::Territory).ok_or(ResolveError::UnknownHost(host))
     }
 
     /// Forgets every cached host (the registry changed).
     pub fn invalidate_all(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
         self.cache.invalidate_all();
     }
 
@@ -168,8 +156,7 @@ pub fn normalize_host(raw: &str) -> Result<String, ResolveError> {
     let valid = !host.is_empty()
         && host.len() <= 253
         && host.split('.').all(|label| {
-            (1..=63).contains(&label.len())
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            (1..=63).contains(&label.len()) && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         });
     if valid { Ok(host) } else { Err(malformed()) }
 }
@@ -180,32 +167,14 @@ mod tests {
 
     #[test]
     fn hosts_lose_port_case_and_trailing_dot() {
-        assert_eq!(
-            normalize_host("Amsterdam.LOCALHOST:8080").unwrap(),
-            "amsterdam.localhost"
-        );
-        assert_eq!(
-            normalize_host("amsterdam.localhost.").unwrap(),
-            "amsterdam.localhost"
-        );
+        assert_eq!(normalize_host("Amsterdam.LOCALHOST:8080").unwrap(), "amsterdam.localhost");
+        assert_eq!(normalize_host("amsterdam.localhost.").unwrap(), "amsterdam.localhost");
     }
 
     #[test]
     fn malformed_hosts_are_refused() {
-        for bad in [
-            "",
-            ":80",
-            "ams terdam.localhost",
-            "a..b",
-            "host:port",
-            "[::1]:80",
-            "a/b",
-            &"a".repeat(64),
-        ] {
-            assert!(
-                matches!(normalize_host(bad), Err(ResolveError::MalformedHost(_))),
-                "{bad:?}"
-            );
+        for bad in ["", ":80", "ams terdam.localhost", "a..b", "host:port", "[::1]:80", "a/b", &"a".repeat(64)] {
+            assert!(matches!(normalize_host(bad), Err(ResolveError::MalformedHost(_))), "{bad:?}");
         }
     }
 }

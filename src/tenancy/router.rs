@@ -14,7 +14,12 @@ use ipnet::IpNet;
 use tracing_actix_web::RootSpan;
 
 use super::model::TerritoryStatus;
-use super::resolver::{HostTarget, ResolveError, TerritoryResolver};
+use super::resolver::{HostTarget, ResolveError, TerritoryResolver, normalize_host};
+
+/// The host the router resolved (from Host, or X-Forwarded-Host from a
+/// trusted proxy), normalized: what same-origin checks compare against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedHost(pub String);
 use crate::http::ApiError;
 
 /// What the router needs: the resolver and who may speak for the client.
@@ -27,10 +32,7 @@ impl HostRouter {
     /// A router resolving through `resolver`, honouring X-Forwarded-Host from
     /// `trusted_proxies` only.
     pub fn new(resolver: Arc<TerritoryResolver>, trusted_proxies: Vec<IpNet>) -> Self {
-        Self {
-            resolver,
-            trusted_proxies,
-        }
+        Self { resolver, trusted_proxies }
     }
 
     fn host_of<'a>(&self, request: &'a ServiceRequest) -> Option<&'a str> {
@@ -38,23 +40,15 @@ impl HostRouter {
             .peer_addr()
             .map(|peer| peer.ip())
             .is_some_and(|ip: IpAddr| self.trusted_proxies.iter().any(|net| net.contains(&ip)));
-        let header = |name: &str| {
-            request
-                .headers()
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-        };
+        let header = |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok());
         let forwarded = if from_trusted_proxy {
-            // The proxy appends; the first value is what the client asked for.
-            header("x-forwarded-host")
-                .and_then(|value| value.split(',').next())
-                .map(str::trim)
+            // A client may send its own value, which a proxy appends to: the
+            // last value is the one our proxy set.
+            header("x-forwarded-host").and_then(|value| value.rsplit(',').next()).map(str::trim)
         } else {
             None
         };
-        forwarded
-            .or_else(|| header("host"))
-            .or_else(|| request.uri().authority().map(|a| a.as_str()))
+        forwarded.or_else(|| header("host")).or_else(|| request.uri().authority().map(|a| a.as_str()))
     }
 }
 
@@ -67,39 +61,30 @@ pub async fn route_by_host(
         let error = ApiError::internal(&"the host router is not configured");
         return Ok(request.error_response(error).map_into_right_body());
     };
-    let resolved = router.resolver.resolve(router.host_of(&request)).await;
-    let target = match resolved
-        .map_err(refusal)
-        .and_then(|target| serving(&target).map(|()| target))
-    {
+    let host = router.host_of(&request).map(str::to_owned);
+    let resolved = router.resolver.resolve(host.as_deref()).await;
+    let target = match resolved.map_err(refusal).and_then(|target| serving(&target).map(|()| target)) {
         Ok(target) => target,
         Err(error) => return Ok(request.error_response(error).map_into_right_body()),
     };
-    if let (HostTarget::Territory(territory), Some(span)) =
-        (&target, request.extensions().get::<RootSpan>())
-    {
+    if let (HostTarget::Territory(territory), Some(span)) = (&target, request.extensions().get::<RootSpan>()) {
         span.record("territory", territory.slug.as_str());
     }
+    if let Some(host) = host.as_deref().and_then(|h| normalize_host(h).ok()) {
+        request.extensions_mut().insert(ResolvedHost(host));
+    }
     request.extensions_mut().insert(target);
-    next.call(request)
-        .await
-        .map(ServiceResponse::map_into_left_body)
+    next.call(request).await.map(ServiceResponse::map_into_left_body)
 }
 
 fn refusal(error: ResolveError) -> ApiError {
     match error {
-        ResolveError::MissingHost => {
-            ApiError::bad_request("missing-host", "the request has no Host header")
-        }
-        ResolveError::MalformedHost(_) => {
-            ApiError::bad_request("malformed-host", error.to_string())
-        }
+        ResolveError::MissingHost => ApiError::bad_request("missing-host", "the request has no Host header"),
+        ResolveError::MalformedHost(_) => ApiError::bad_request("malformed-host", error.to_string()),
         ResolveError::UnknownHost(_) => ApiError::not_found("unknown-territory", error.to_string()),
         ResolveError::Database(failure) => {
             tracing::warn!(error = %failure, "territory lookup failed");
-            ApiError::unavailable(
-                "the territory registry is not reachable right now; retry shortly",
-            )
+            ApiError::unavailable("the territory registry is not reachable right now; retry shortly")
         }
     }
 }
@@ -114,23 +99,16 @@ fn serving(target: &HostTarget) -> Result<(), ApiError> {
             StatusCode::FORBIDDEN,
             "territory-suspended",
             "Territory suspended",
-            format!(
-                "territory {:?} is suspended; its portal is closed for now",
-                territory.slug
-            ),
+            format!("territory {:?} is suspended; its portal is closed for now", territory.slug),
         )),
         TerritoryStatus::Archived => Err(ApiError::new(
             StatusCode::GONE,
             "territory-archived",
             "Territory archived",
-            format!(
-                "territory {:?} is archived and no longer served",
-                territory.slug
-            ),
+            format!("territory {:?} is archived and no longer served", territory.slug),
         )),
-        TerritoryStatus::Provisioning => Err(ApiError::not_found(
-            "unknown-territory",
-            format!("territory {:?} is not open yet", territory.slug),
-        )),
+        TerritoryStatus::Provisioning => {
+            Err(ApiError::not_found("unknown-territory", format!("territory {:?} is not open yet", territory.slug)))
+        }
     }
 }

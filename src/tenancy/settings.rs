@@ -36,16 +36,10 @@ impl Locale {
         let valid = match raw.split_once('-') {
             None => is_language(raw),
             Some((language, region)) => {
-                is_language(language)
-                    && region.len() == 2
-                    && region.chars().all(|c| c.is_ascii_uppercase())
+                is_language(language) && region.len() == 2 && region.chars().all(|c| c.is_ascii_uppercase())
             }
         };
-        if valid {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(format!("{raw:?} is not a locale such as nl-NL or en"))
-        }
+        if valid { Ok(Self(raw.to_owned())) } else { Err(format!("{raw:?} is not a locale such as nl-NL or en")) }
     }
 
     /// The locale tag.
@@ -80,14 +74,10 @@ impl CustomDomain {
                 && !label.ends_with('-')
         });
         if !labels_ok || !host.contains('.') || host.len() > 253 {
-            return Err(format!(
-                "{raw:?} is not a host name such as zorg-amsterdam.nl"
-            ));
+            return Err(format!("{raw:?} is not a host name such as zorg-amsterdam.nl"));
         }
         if host == base_domain || host.ends_with(&format!(".{base_domain}")) {
-            return Err(format!(
-                "{raw:?} is under the base domain {base_domain}, where hosts are territory slugs"
-            ));
+            return Err(format!("{raw:?} is under the base domain {base_domain}, where hosts are territory slugs"));
         }
         Ok(Self(host))
     }
@@ -104,10 +94,7 @@ mod tests {
 
     #[test]
     fn time_zones_must_be_iana_names() {
-        assert_eq!(
-            TimeZone::parse("Europe/Amsterdam").unwrap().as_str(),
-            "Europe/Amsterdam"
-        );
+        assert_eq!(TimeZone::parse("Europe/Amsterdam").unwrap().as_str(), "Europe/Amsterdam");
         assert!(TimeZone::parse("Mars/Olympus").is_err());
         assert!(TimeZone::parse("CEST+2").is_err());
     }
@@ -123,12 +110,7 @@ mod tests {
 
     #[test]
     fn custom_domains_are_lowercased_and_kept_off_the_base_domain() {
-        assert_eq!(
-            CustomDomain::parse("Zorg-Amsterdam.NL.", "localhost")
-                .unwrap()
-                .as_str(),
-            "zorg-amsterdam.nl"
-        );
+        assert_eq!(CustomDomain::parse("Zorg-Amsterdam.NL.", "localhost").unwrap().as_str(), "zorg-amsterdam.nl");
         assert!(CustomDomain::parse("ams.careservice.nl", "careservice.nl").is_err());
         assert!(CustomDomain::parse("nodot", "localhost").is_err());
         assert!(CustomDomain::parse("bad_host.nl", "localhost").is_err());

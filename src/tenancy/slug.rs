@@ -37,9 +37,7 @@ pub struct TerritorySlug(String);
 pub enum SlugError {
     #[error("a territory slug has 2 to 40 characters, {0:?} has {1}")]
     Length(String, usize),
-    #[error(
-        "a territory slug is a lowercase DNS label (a-z, 0-9 and '-', not at either end): {0:?} is not"
-    )]
+    #[error("a territory slug is a lowercase DNS label (a-z, 0-9 and '-', not at either end): {0:?} is not")]
     Characters(String),
     #[error("{0:?} is a reserved name and cannot be a territory")]
     Reserved(String),
@@ -99,25 +97,13 @@ mod tests {
 
     #[test]
     fn refuses_bad_lengths_characters_and_reserved_words() {
-        assert!(matches!(
-            TerritorySlug::parse("a"),
-            Err(SlugError::Length(..))
-        ));
-        assert!(matches!(
-            TerritorySlug::parse(&"a".repeat(41)),
-            Err(SlugError::Length(..))
-        ));
+        assert!(matches!(TerritorySlug::parse("a"), Err(SlugError::Length(..))));
+        assert!(matches!(TerritorySlug::parse(&"a".repeat(41)), Err(SlugError::Length(..))));
         for bad in ["Amsterdam", "-ams", "ams-", "am_s", "am s", "amé", "ams."] {
-            assert!(
-                matches!(TerritorySlug::parse(bad), Err(SlugError::Characters(_))),
-                "{bad}"
-            );
+            assert!(matches!(TerritorySlug::parse(bad), Err(SlugError::Characters(_))), "{bad}");
         }
         for reserved in ["hq", "www", "api", "admin"] {
-            assert_eq!(
-                TerritorySlug::parse(reserved),
-                Err(SlugError::Reserved(reserved.into()))
-            );
+            assert_eq!(TerritorySlug::parse(reserved), Err(SlugError::Reserved(reserved.into())));
         }
     }
 }

@@ -8,10 +8,7 @@ use super::model::{Contract, Territory, TerritoryReport, TerritoryRow, Territory
 use crate::schema::{territories, territory_contracts, territory_domains};
 
 /// The territory with this slug, whatever its status.
-pub async fn find_by_slug(
-    conn: &mut AsyncPgConnection,
-    slug: &str,
-) -> QueryResult<Option<Territory>> {
+pub async fn find_by_slug(conn: &mut AsyncPgConnection, slug: &str) -> QueryResult<Option<Territory>> {
     territories::table
         .filter(territories::slug.eq(slug))
         .select(TerritoryRow::as_select())
@@ -22,10 +19,7 @@ pub async fn find_by_slug(
 }
 
 /// The territory a custom domain belongs to.
-pub async fn find_by_domain(
-    conn: &mut AsyncPgConnection,
-    host: &str,
-) -> QueryResult<Option<Territory>> {
+pub async fn find_by_domain(conn: &mut AsyncPgConnection, host: &str) -> QueryResult<Option<Territory>> {
     territory_domains::table
         .inner_join(territories::table)
         .filter(territory_domains::host.eq(host))
@@ -38,19 +32,12 @@ pub async fn find_by_domain(
 
 /// Every territory, by slug.
 pub async fn list(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Territory>> {
-    let rows = territories::table
-        .order(territories::slug)
-        .select(TerritoryRow::as_select())
-        .load(conn)
-        .await?;
+    let rows = territories::table.order(territories::slug).select(TerritoryRow::as_select()).load(conn).await?;
     Ok(rows.into_iter().map(Territory::from).collect())
 }
 
 /// A territory's contracts, oldest first.
-pub async fn contracts(
-    conn: &mut AsyncPgConnection,
-    territory_id: i64,
-) -> QueryResult<Vec<Contract>> {
+pub async fn contracts(conn: &mut AsyncPgConnection, territory_id: i64) -> QueryResult<Vec<Contract>> {
     territory_contracts::table
         .filter(territory_contracts::territory_id.eq(territory_id))
         .order(territory_contracts::effective_from)
@@ -60,11 +47,7 @@ pub async fn contracts(
         .map(|contracts| {
             contracts
                 .into_iter()
-                .map(|c| Contract {
-                    franchise_rate: c.franchise_rate.normalize(),
-                    hq_rate: c.hq_rate.normalize(),
-                    ..c
-                })
+                .map(|c| Contract { franchise_rate: c.franchise_rate.normalize(), hq_rate: c.hq_rate.normalize(), ..c })
                 .collect()
         })
 }
@@ -90,20 +73,14 @@ pub async fn change_status(
     let changed = diesel::update(territories::table)
         .filter(territories::id.eq(territory_id))
         .filter(territories::status.eq_any(from))
-        .set((
-            territories::status.eq(to.as_str()),
-            territories::updated_at.eq(Utc::now()),
-        ))
+        .set((territories::status.eq(to.as_str()), territories::updated_at.eq(Utc::now())))
         .execute(conn)
         .await?;
     Ok(changed == 1)
 }
 
 /// A territory with its contracts and domains.
-pub async fn report(
-    conn: &mut AsyncPgConnection,
-    territory: Territory,
-) -> QueryResult<TerritoryReport> {
+pub async fn report(conn: &mut AsyncPgConnection, territory: Territory) -> QueryResult<TerritoryReport> {
     Ok(TerritoryReport {
         schema_version: territory.schema_version,
         contracts: contracts(conn, territory.id).await?,
@@ -113,25 +90,13 @@ pub async fn report(
 }
 
 /// Territories by slug after `after`, at most `limit` (a cursor page).
-pub async fn page(
-    conn: &mut AsyncPgConnection,
-    after: Option<&str>,
-    limit: i64,
-) -> QueryResult<Vec<Territory>> {
-    let mut query = territories::table
-        .order(territories::slug)
-        .limit(limit)
-        .select(TerritoryRow::as_select())
-        .into_boxed();
+pub async fn page(conn: &mut AsyncPgConnection, after: Option<&str>, limit: i64) -> QueryResult<Vec<Territory>> {
+    let mut query =
+        territories::table.order(territories::slug).limit(limit).select(TerritoryRow::as_select()).into_boxed();
     if let Some(after) = after {
         query = query.filter(territories::slug.gt(after.to_owned()));
     }
-    Ok(query
-        .load(conn)
-        .await?
-        .into_iter()
-        .map(Territory::from)
-        .collect())
+    Ok(query.load(conn).await?.into_iter().map(Territory::from).collect())
 }
 
 /// Adds a contract from `effective_from`; false when one already starts that day.

@@ -24,12 +24,7 @@ impl Step {
     pub fn new(version: i32, name: impl Into<String>, sql: impl Into<String>) -> Self {
         let sql = sql.into();
         let checksum = hex::encode(Sha256::digest(sql.as_bytes()));
-        Self {
-            version,
-            name: name.into(),
-            sql,
-            checksum,
-        }
+        Self { version, name: name.into(), sql, checksum }
     }
 }
 
@@ -44,9 +39,7 @@ pub enum StepsError {
     BadName(String),
     #[error("tenant template {0:?} is not UTF-8")]
     NotUtf8(String),
-    #[error(
-        "tenant templates must be numbered 1, 2, 3, ... with no gap: expected {expected}, found {found:?}"
-    )]
+    #[error("tenant templates must be numbered 1, 2, 3, ... with no gap: expected {expected}, found {found:?}")]
     Gap { expected: i32, found: String },
 }
 
@@ -61,14 +54,9 @@ impl Steps {
             let version = parse_version(&name).ok_or_else(|| StepsError::BadName(name.clone()))?;
             let expected = i32::try_from(index).unwrap_or(i32::MAX).saturating_add(1);
             if version != expected {
-                return Err(StepsError::Gap {
-                    expected,
-                    found: name,
-                });
+                return Err(StepsError::Gap { expected, found: name });
             }
-            let sql = file
-                .contents_utf8()
-                .ok_or_else(|| StepsError::NotUtf8(name.clone()))?;
+            let sql = file.contents_utf8().ok_or_else(|| StepsError::NotUtf8(name.clone()))?;
             steps.push(Step::new(version, name, sql));
         }
         Ok(Self(steps))
@@ -77,8 +65,7 @@ impl Steps {
     /// These steps and one more after them (benchmarks and tests of a real migration).
     pub fn with_extra(mut self, name: &str, sql: &str) -> Self {
         let version = self.latest() + 1;
-        self.0
-            .push(Step::new(version, format!("{version:04}_{name}.sql"), sql));
+        self.0.push(Step::new(version, format!("{version:04}_{name}.sql"), sql));
         self
     }
 
@@ -94,17 +81,13 @@ impl Steps {
 
     /// The steps after `version`.
     pub fn after(&self, version: i32) -> &[Step] {
-        let applied = usize::try_from(version.max(0))
-            .unwrap_or(0)
-            .min(self.0.len());
+        let applied = usize::try_from(version.max(0)).unwrap_or(0).min(self.0.len());
         &self.0[applied..]
     }
 
     /// The steps up to and including `version`.
     pub fn up_to(&self, version: i32) -> &[Step] {
-        let count = usize::try_from(version.max(0))
-            .unwrap_or(0)
-            .min(self.0.len());
+        let count = usize::try_from(version.max(0)).unwrap_or(0).min(self.0.len());
         &self.0[..count]
     }
 }

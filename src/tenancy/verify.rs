@@ -69,10 +69,7 @@ SELECT n.nspname::text, 'trigger ' || pg_get_triggerdef(t.oid)
 
 /// Compares every territory's schema with a fresh one at its version and
 /// returns those that differ.
-pub async fn verify_all(
-    pool: &TenancyPool,
-    steps: &Steps,
-) -> Result<(usize, Vec<Drift>), MigrateError> {
+pub async fn verify_all(pool: &TenancyPool, steps: &Steps) -> Result<(usize, Vec<Drift>), MigrateError> {
     let mut conn = pool.owner().await?;
     let territories = store::list(&mut conn).await?;
     let schemas: Vec<String> = territories.iter().map(|t| t.schema_name.clone()).collect();
@@ -84,10 +81,7 @@ pub async fn verify_all(
     let versions: BTreeSet<i32> = territories.iter().map(|t| t.schema_version).collect();
     let mut references = BTreeMap::new();
     for version in versions {
-        references.insert(
-            version,
-            reference_structure(&mut conn, steps, version).await?,
-        );
+        references.insert(version, reference_structure(&mut conn, steps, version).await?);
     }
 
     let empty = BTreeSet::new();
@@ -125,14 +119,9 @@ async fn reference_structure(
             async move {
                 // Schemas are created by the login role (it owns the database)
                 // for the owner role, which then fills them.
-                diesel::select(set_config("role", "none", true))
-                    .execute(conn)
+                diesel::select(set_config("role", "none", true)).execute(conn).await?;
+                conn.batch_execute(&format!("CREATE SCHEMA {} AUTHORIZATION {OWNER_ROLE}", quote_ident(schema_ref)))
                     .await?;
-                conn.batch_execute(&format!(
-                    "CREATE SCHEMA {} AUTHORIZATION {OWNER_ROLE}",
-                    quote_ident(schema_ref)
-                ))
-                .await?;
                 diesel::select((
                     set_config("role", OWNER_ROLE, true),
                     set_config("search_path", &quote_ident(schema_ref), true),
@@ -142,17 +131,13 @@ async fn reference_structure(
                 apply_steps(conn, steps.up_to(version)).await?;
                 let mut found = structure(conn, std::slice::from_ref(schema_ref)).await?;
                 *reference_ref = found.remove(schema_ref).unwrap_or_default();
-                Err(MigrateError::Database(
-                    diesel::result::Error::RollbackTransaction,
-                ))
+                Err(MigrateError::Database(diesel::result::Error::RollbackTransaction))
             }
             .scope_boxed()
         })
         .await;
     match outcome {
-        Err(MigrateError::Database(diesel::result::Error::RollbackTransaction)) | Ok(()) => {
-            Ok(reference)
-        }
+        Err(MigrateError::Database(diesel::result::Error::RollbackTransaction)) | Ok(()) => Ok(reference),
         Err(other) => Err(other),
     }
 }
@@ -166,10 +151,7 @@ async fn structure(
     // With an empty search_path the catalog functions qualify every name, so
     // the text does not depend on who asks. The caller holds a transaction.
     diesel::select(set_config("search_path", "", true)).execute(conn).await?;
-    let rows: Vec<StructureItem> = diesel::sql_query(STRUCTURE_SQL)
-        .bind::<Array<Text>, _>(schemas)
-        .load(conn)
-        .await?;
+    let rows: Vec<StructureItem> = diesel::sql_query(STRUCTURE_SQL).bind::<Array<Text>, _>(schemas).load(conn).await?;
     let mut by_schema: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for row in rows {
         let item = row.item.replace(&format!("{}.", row.schema), "<schema>.");

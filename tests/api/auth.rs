@@ -18,26 +18,11 @@ async fn sign_up_answers_the_same_for_a_known_and_an_unknown_email() {
     let app = spawn_app().await;
     app.onboard("amsterdam").await;
     let host = "amsterdam.localhost";
-    let body =
-        |email: &str| json!({ "email": email, "password": PASSWORD, "display_name": "Anna" });
+    let body = |email: &str| json!({ "email": email, "password": PASSWORD, "display_name": "Anna" });
 
-    let first = app
-        .post(
-            host,
-            "/api/v1/auth/sign-up",
-            &body("anna@voorbeeld.nl"),
-            None,
-        )
-        .await;
+    let first = app.post(host, "/api/v1/auth/sign-up", &body("anna@voorbeeld.nl"), None).await;
     let (first_status, first_body) = (first.status(), first.text().await.unwrap());
-    let again = app
-        .post(
-            host,
-            "/api/v1/auth/sign-up",
-            &body("ANNA@voorbeeld.nl"),
-            None,
-        )
-        .await;
+    let again = app.post(host, "/api/v1/auth/sign-up", &body("ANNA@voorbeeld.nl"), None).await;
     let (again_status, again_body) = (again.status(), again.text().await.unwrap());
     assert_eq!(first_status, 202);
     assert_eq!((first_status, first_body), (again_status, again_body));
@@ -47,31 +32,16 @@ async fn sign_up_answers_the_same_for_a_known_and_an_unknown_email() {
     let mut unknown = Vec::new();
     for round in 0..5 {
         let started = Instant::now();
-        app.post(
-            host,
-            "/api/v1/auth/sign-up",
-            &body("anna@voorbeeld.nl"),
-            None,
-        )
-        .await;
+        app.post(host, "/api/v1/auth/sign-up", &body("anna@voorbeeld.nl"), None).await;
         known.push(started.elapsed());
         let started = Instant::now();
-        app.post(
-            host,
-            "/api/v1/auth/sign-up",
-            &body(&format!("new{round}@voorbeeld.nl")),
-            None,
-        )
-        .await;
+        app.post(host, "/api/v1/auth/sign-up", &body(&format!("new{round}@voorbeeld.nl")), None).await;
         unknown.push(started.elapsed());
     }
     known.sort();
     unknown.sort();
     let ratio = known[2].as_secs_f64() / unknown[2].as_secs_f64();
-    assert!(
-        (0.33..3.0).contains(&ratio),
-        "median times differ by {ratio:.2}x"
-    );
+    assert!((0.33..3.0).contains(&ratio), "median times differ by {ratio:.2}x");
 }
 
 #[tokio::test]
@@ -89,48 +59,15 @@ async fn sign_up_on_a_territory_host_makes_a_customer_who_verifies_and_signs_in(
         .await;
     assert_eq!(signed_up.status(), 202);
     let token = app.mailed_token("bo@voorbeeld.nl").await;
-    assert_eq!(
-        app.post(
-            host,
-            "/api/v1/auth/verify-email",
-            &json!({ "token": token }),
-            None
-        )
-        .await
-        .status(),
-        204
-    );
+    assert_eq!(app.post(host, "/api/v1/auth/verify-email", &json!({ "token": token }), None).await.status(), 204);
     // Single use.
-    assert_eq!(
-        app.post(
-            host,
-            "/api/v1/auth/verify-email",
-            &json!({ "token": token }),
-            None
-        )
-        .await
-        .status(),
-        400
-    );
+    assert_eq!(app.post(host, "/api/v1/auth/verify-email", &json!({ "token": token }), None).await.status(), 400);
 
     let session = app.sign_in(host, "BO@voorbeeld.nl", PASSWORD).await;
-    let me: Value = app
-        .call(
-            Method::GET,
-            host,
-            "/api/v1/auth/session",
-            None,
-            Some(&session),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value =
+        app.call(Method::GET, host, "/api/v1/auth/session", None, Some(&session)).await.json().await.unwrap();
     assert_eq!(me["account"]["email_verified"], true);
-    assert_eq!(
-        me["memberships"],
-        json!([{ "role": "customer", "territory": "amsterdam" }])
-    );
+    assert_eq!(me["memberships"], json!([{ "role": "customer", "territory": "amsterdam" }]));
 }
 
 #[tokio::test]
@@ -149,11 +86,7 @@ async fn a_body_that_tries_to_set_a_role_is_refused_and_creates_nothing() {
     let problem: Value = response.json().await.unwrap();
     assert_eq!(problem["type"], "urn:careservice:problem:malformed-body");
     let mut conn = app.db.admin().await;
-    let count: i64 = careservice::schema::accounts::table
-        .count()
-        .get_result(&mut conn)
-        .await
-        .unwrap();
+    let count: i64 = careservice::schema::accounts::table.count().get_result(&mut conn).await.unwrap();
     assert_eq!(count, 0);
 }
 
@@ -190,12 +123,7 @@ async fn weak_or_malformed_input_is_refused_with_a_reason() {
         .unwrap();
     assert_eq!(malformed.status(), 400);
     let oversized = app
-        .post(
-            host,
-            "/api/v1/auth/sign-in",
-            &json!({ "email": "a@b.nl", "password": "x".repeat(100_000) }),
-            None,
-        )
+        .post(host, "/api/v1/auth/sign-in", &json!({ "email": "a@b.nl", "password": "x".repeat(100_000) }), None)
         .await;
     assert_eq!(oversized.status(), 413);
 }
@@ -236,17 +164,8 @@ async fn the_session_cookie_is_host_only_secure_and_http_only_and_the_token_is_s
             None,
         )
         .await;
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    for part in [
-        "__Host-session=",
-        "Secure",
-        "HttpOnly",
-        "SameSite=Lax",
-        "Path=/",
-    ] {
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for part in ["__Host-session=", "Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(cookie.contains(part), "{cookie} lacks {part}");
     }
     assert!(!cookie.contains("Domain="), "{cookie}");
@@ -260,20 +179,14 @@ async fn the_session_cookie_is_host_only_secure_and_http_only_and_the_token_is_s
         .await
         .unwrap();
     assert_eq!(stored, vec![hash_secret(token)]);
-    assert!(
-        !stored[0]
-            .windows(token.len())
-            .any(|w| w == token.as_bytes())
-    );
+    assert!(!stored[0].windows(token.len()).any(|w| w == token.as_bytes()));
 }
 
 #[tokio::test]
 async fn a_cookie_session_changes_state_only_from_its_own_origin() {
     let app = spawn_app().await;
     app.account("anna@voorbeeld.nl", PASSWORD, &[]).await;
-    let token = app
-        .sign_in("hq.localhost", "anna@voorbeeld.nl", PASSWORD)
-        .await;
+    let token = app.sign_in("hq.localhost", "anna@voorbeeld.nl", PASSWORD).await;
     let sign_out = |origin: Option<&'static str>| {
         let mut request = app
             .client
@@ -286,20 +199,8 @@ async fn a_cookie_session_changes_state_only_from_its_own_origin() {
         request.send()
     };
     assert_eq!(sign_out(None).await.unwrap().status(), 403);
-    assert_eq!(
-        sign_out(Some("https://evil.example"))
-            .await
-            .unwrap()
-            .status(),
-        403
-    );
-    assert_eq!(
-        sign_out(Some("http://hq.localhost:8080"))
-            .await
-            .unwrap()
-            .status(),
-        204
-    );
+    assert_eq!(sign_out(Some("https://evil.example")).await.unwrap().status(), 403);
+    assert_eq!(sign_out(Some("http://hq.localhost:8080")).await.unwrap().status(), 204);
     // Reading with the cookie needs no Origin; the session is gone now.
     let me = app
         .client
@@ -317,85 +218,23 @@ async fn a_user_lists_and_revokes_its_own_sessions_only() {
     let app = spawn_app().await;
     app.account("anna@voorbeeld.nl", PASSWORD, &[]).await;
     app.account("bert@voorbeeld.nl", PASSWORD, &[]).await;
-    let laptop = app
-        .sign_in("hq.localhost", "anna@voorbeeld.nl", PASSWORD)
-        .await;
-    let phone = app
-        .sign_in("hq.localhost", "anna@voorbeeld.nl", PASSWORD)
-        .await;
-    let bert = app
-        .sign_in("hq.localhost", "bert@voorbeeld.nl", PASSWORD)
-        .await;
+    let laptop = app.sign_in("hq.localhost", "anna@voorbeeld.nl", PASSWORD).await;
+    let phone = app.sign_in("hq.localhost", "anna@voorbeeld.nl", PASSWORD).await;
+    let bert = app.sign_in("hq.localhost", "bert@voorbeeld.nl", PASSWORD).await;
 
-    let listed: Value = app
-        .call(
-            Method::GET,
-            "hq.localhost",
-            "/api/v1/auth/sessions",
-            None,
-            Some(&laptop),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed: Value =
+        app.call(Method::GET, "hq.localhost", "/api/v1/auth/sessions", None, Some(&laptop)).await.json().await.unwrap();
     let sessions = listed["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 2);
-    let phone_id = sessions.iter().find(|s| s["current"] == false).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let phone_id = sessions.iter().find(|s| s["current"] == false).unwrap()["id"].as_str().unwrap().to_owned();
 
     // Bert cannot revoke Anna's session: it is not his.
     let path = format!("/api/v1/auth/sessions/{phone_id}");
-    assert_eq!(
-        app.call(Method::DELETE, "hq.localhost", &path, None, Some(&bert))
-            .await
-            .status(),
-        404
-    );
-    assert_eq!(
-        app.call(
-            Method::GET,
-            "hq.localhost",
-            "/api/v1/auth/session",
-            None,
-            Some(&phone)
-        )
-        .await
-        .status(),
-        200
-    );
-    assert_eq!(
-        app.call(Method::DELETE, "hq.localhost", &path, None, Some(&laptop))
-            .await
-            .status(),
-        204
-    );
-    assert_eq!(
-        app.call(
-            Method::GET,
-            "hq.localhost",
-            "/api/v1/auth/session",
-            None,
-            Some(&phone)
-        )
-        .await
-        .status(),
-        401
-    );
-    assert_eq!(
-        app.call(
-            Method::GET,
-            "hq.localhost",
-            "/api/v1/auth/session",
-            None,
-            Some(&laptop)
-        )
-        .await
-        .status(),
-        200
-    );
+    assert_eq!(app.call(Method::DELETE, "hq.localhost", &path, None, Some(&bert)).await.status(), 404);
+    assert_eq!(app.call(Method::GET, "hq.localhost", "/api/v1/auth/session", None, Some(&phone)).await.status(), 200);
+    assert_eq!(app.call(Method::DELETE, "hq.localhost", &path, None, Some(&laptop)).await.status(), 204);
+    assert_eq!(app.call(Method::GET, "hq.localhost", "/api/v1/auth/session", None, Some(&phone)).await.status(), 401);
+    assert_eq!(app.call(Method::GET, "hq.localhost", "/api/v1/auth/session", None, Some(&laptop)).await.status(), 200);
 }
 
 #[tokio::test]
@@ -403,74 +242,30 @@ async fn a_password_reset_ends_every_session_and_its_token_works_once() {
     let app = spawn_app().await;
     app.account("anna@voorbeeld.nl", PASSWORD, &[]).await;
     let sessions = [
-        app.sign_in("hq.localhost", "anna@voorbeeld.nl", PASSWORD)
-            .await,
-        app.sign_in("hq.localhost", "anna@voorbeeld.nl", PASSWORD)
-            .await,
+        app.sign_in("hq.localhost", "anna@voorbeeld.nl", PASSWORD).await,
+        app.sign_in("hq.localhost", "anna@voorbeeld.nl", PASSWORD).await,
     ];
     let requested = app
-        .post(
-            "hq.localhost",
-            "/api/v1/auth/password-reset/request",
-            &json!({ "email": "anna@voorbeeld.nl" }),
-            None,
-        )
+        .post("hq.localhost", "/api/v1/auth/password-reset/request", &json!({ "email": "anna@voorbeeld.nl" }), None)
         .await;
     let unknown = app
-        .post(
-            "hq.localhost",
-            "/api/v1/auth/password-reset/request",
-            &json!({ "email": "x@voorbeeld.nl" }),
-            None,
-        )
+        .post("hq.localhost", "/api/v1/auth/password-reset/request", &json!({ "email": "x@voorbeeld.nl" }), None)
         .await;
     assert_eq!(requested.status(), 202);
-    assert_eq!(
-        requested.text().await.unwrap(),
-        unknown.text().await.unwrap()
-    );
+    assert_eq!(requested.text().await.unwrap(), unknown.text().await.unwrap());
 
     let token = app.mailed_token("anna@voorbeeld.nl").await;
     let new_password = "nieuw-wachtwoord-lang";
     let confirm = json!({ "token": token, "password": new_password });
-    assert_eq!(
-        app.post(
-            "hq.localhost",
-            "/api/v1/auth/password-reset/confirm",
-            &confirm,
-            None
-        )
-        .await
-        .status(),
-        204
-    );
-    assert_eq!(
-        app.post(
-            "hq.localhost",
-            "/api/v1/auth/password-reset/confirm",
-            &confirm,
-            None
-        )
-        .await
-        .status(),
-        400
-    );
+    assert_eq!(app.post("hq.localhost", "/api/v1/auth/password-reset/confirm", &confirm, None).await.status(), 204);
+    assert_eq!(app.post("hq.localhost", "/api/v1/auth/password-reset/confirm", &confirm, None).await.status(), 400);
     for session in &sessions {
         assert_eq!(
-            app.call(
-                Method::GET,
-                "hq.localhost",
-                "/api/v1/auth/session",
-                None,
-                Some(session)
-            )
-            .await
-            .status(),
+            app.call(Method::GET, "hq.localhost", "/api/v1/auth/session", None, Some(session)).await.status(),
             401
         );
     }
-    app.sign_in("hq.localhost", "anna@voorbeeld.nl", new_password)
-        .await;
+    app.sign_in("hq.localhost", "anna@voorbeeld.nl", new_password).await;
 }
 
 #[tokio::test]
@@ -497,11 +292,7 @@ async fn repeated_failures_lock_the_account_for_a_while_but_not_for_ever() {
         )
         .await;
     assert_eq!(locked.status(), 429);
-    let retry: u64 = locked.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry: u64 = locked.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
     // When the lock runs out, the right password works again.
     app.db
@@ -510,8 +301,7 @@ async fn repeated_failures_lock_the_account_for_a_while_but_not_for_ever() {
         .batch_execute("UPDATE hq.accounts SET locked_until = now() - interval '1 second'")
         .await
         .unwrap();
-    app.sign_in("hq.localhost", "anna@voorbeeld.nl", PASSWORD)
-        .await;
+    app.sign_in("hq.localhost", "anna@voorbeeld.nl", PASSWORD).await;
 }
 
 #[tokio::test]
@@ -533,85 +323,41 @@ async fn sign_in_rehashes_a_password_stored_with_old_parameters() {
         .execute(&mut conn)
         .await
         .unwrap();
-    app.sign_in("hq.localhost", "anna@voorbeeld.nl", PASSWORD)
-        .await;
+    app.sign_in("hq.localhost", "anna@voorbeeld.nl", PASSWORD).await;
     let stored: String = careservice::schema::accounts::table
         .select(careservice::schema::accounts::password_hash)
         .first(&mut conn)
         .await
         .unwrap();
-    assert!(
-        stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-        "{stored}"
-    );
+    assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
 }
 
 #[tokio::test]
 async fn a_replayed_totp_code_is_refused_and_backup_codes_work_once() {
     let app = spawn_app().await;
-    app.account("hq@voorbeeld.nl", PASSWORD, &[(Role::HqAdmin, None)])
-        .await;
-    let first = app
-        .sign_in("hq.localhost", "hq@voorbeeld.nl", PASSWORD)
-        .await;
-    let enrolled: Value = app
-        .post(
-            "hq.localhost",
-            "/api/v1/auth/mfa/enrol",
-            &json!({}),
-            Some(&first),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    app.account("hq@voorbeeld.nl", PASSWORD, &[(Role::HqAdmin, None)]).await;
+    let first = app.sign_in("hq.localhost", "hq@voorbeeld.nl", PASSWORD).await;
+    let enrolled: Value =
+        app.post("hq.localhost", "/api/v1/auth/mfa/enrol", &json!({}), Some(&first)).await.json().await.unwrap();
     let secret = enrolled["secret"].as_str().unwrap().to_owned();
     let code = careservice::identity::mfa::code_at(&secret, unix_now()).unwrap();
     let confirmed: Value = app
-        .post(
-            "hq.localhost",
-            "/api/v1/auth/mfa/confirm",
-            &json!({ "code": code }),
-            Some(&first),
-        )
+        .post("hq.localhost", "/api/v1/auth/mfa/confirm", &json!({ "code": code }), Some(&first))
         .await
         .json()
         .await
         .unwrap();
     let backup = confirmed["backup_codes"][0].as_str().unwrap().to_owned();
 
-    let second = app
-        .sign_in("hq.localhost", "hq@voorbeeld.nl", PASSWORD)
-        .await;
-    let replay = app
-        .post(
-            "hq.localhost",
-            "/api/v1/auth/mfa/verify",
-            &json!({ "code": code }),
-            Some(&second),
-        )
-        .await;
+    let second = app.sign_in("hq.localhost", "hq@voorbeeld.nl", PASSWORD).await;
+    let replay = app.post("hq.localhost", "/api/v1/auth/mfa/verify", &json!({ "code": code }), Some(&second)).await;
     assert_eq!(replay.status(), 401, "a replayed code was accepted");
-    let with_backup = app
-        .post(
-            "hq.localhost",
-            "/api/v1/auth/mfa/verify",
-            &json!({ "backup_code": backup }),
-            Some(&second),
-        )
-        .await;
+    let with_backup =
+        app.post("hq.localhost", "/api/v1/auth/mfa/verify", &json!({ "backup_code": backup }), Some(&second)).await;
     assert_eq!(with_backup.status(), 204);
-    let third = app
-        .sign_in("hq.localhost", "hq@voorbeeld.nl", PASSWORD)
-        .await;
-    let reused = app
-        .post(
-            "hq.localhost",
-            "/api/v1/auth/mfa/verify",
-            &json!({ "backup_code": backup }),
-            Some(&third),
-        )
-        .await;
+    let third = app.sign_in("hq.localhost", "hq@voorbeeld.nl", PASSWORD).await;
+    let reused =
+        app.post("hq.localhost", "/api/v1/auth/mfa/verify", &json!({ "backup_code": backup }), Some(&third)).await;
     assert_eq!(reused.status(), 401, "a backup code worked twice");
 }
 
@@ -621,31 +367,18 @@ async fn answers_carry_the_security_headers() {
     let response = app.get("hq.localhost", "/api/v1/auth/session").await;
     let headers = response.headers();
     assert_eq!(headers["x-content-type-options"], "nosniff");
-    assert!(
-        headers["content-security-policy"]
-            .to_str()
-            .unwrap()
-            .contains("frame-ancestors 'none'")
-    );
+    assert!(headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
     assert_eq!(headers["referrer-policy"], "no-referrer");
-    assert!(
-        headers.get("strict-transport-security").is_none(),
-        "HSTS on plain HTTP"
-    );
+    assert!(headers.get("strict-transport-security").is_none(), "HSTS on plain HTTP");
 }
 
 #[tokio::test]
 async fn a_disabled_account_loses_its_sessions() {
     let app = spawn_app().await;
     let anna = app.account("anna@voorbeeld.nl", PASSWORD, &[]).await;
-    app.account("hq@voorbeeld.nl", PASSWORD, &[(Role::HqAdmin, None)])
-        .await;
-    let session = app
-        .sign_in("hq.localhost", "anna@voorbeeld.nl", PASSWORD)
-        .await;
-    let admin = app
-        .sign_in("hq.localhost", "hq@voorbeeld.nl", PASSWORD)
-        .await;
+    app.account("hq@voorbeeld.nl", PASSWORD, &[(Role::HqAdmin, None)]).await;
+    let session = app.sign_in("hq.localhost", "anna@voorbeeld.nl", PASSWORD).await;
+    let admin = app.sign_in("hq.localhost", "hq@voorbeeld.nl", PASSWORD).await;
     app.enable_mfa("hq.localhost", &admin).await;
     let disabled = app
         .call(
@@ -657,18 +390,7 @@ async fn a_disabled_account_loses_its_sessions() {
         )
         .await;
     assert_eq!(disabled.status(), 204);
-    assert_eq!(
-        app.call(
-            Method::GET,
-            "hq.localhost",
-            "/api/v1/auth/session",
-            None,
-            Some(&session)
-        )
-        .await
-        .status(),
-        401
-    );
+    assert_eq!(app.call(Method::GET, "hq.localhost", "/api/v1/auth/session", None, Some(&session)).await.status(), 401);
     let again = app
         .post(
             "hq.localhost",
@@ -684,46 +406,20 @@ async fn a_disabled_account_loses_its_sessions() {
 async fn sessions_expire_when_idle_even_if_the_absolute_limit_is_far() {
     let app = spawn_app().await;
     app.account("anna@voorbeeld.nl", PASSWORD, &[]).await;
-    let session = app
-        .sign_in("hq.localhost", "anna@voorbeeld.nl", PASSWORD)
-        .await;
+    let session = app.sign_in("hq.localhost", "anna@voorbeeld.nl", PASSWORD).await;
     app.db
         .admin()
         .await
         .batch_execute("UPDATE hq.sessions SET last_seen_at = now() - interval '25 hours'")
         .await
         .unwrap();
-    assert_eq!(
-        app.call(
-            Method::GET,
-            "hq.localhost",
-            "/api/v1/auth/session",
-            None,
-            Some(&session)
-        )
-        .await
-        .status(),
-        401
-    );
-    let fresh = app
-        .sign_in("hq.localhost", "anna@voorbeeld.nl", PASSWORD)
-        .await;
+    assert_eq!(app.call(Method::GET, "hq.localhost", "/api/v1/auth/session", None, Some(&session)).await.status(), 401);
+    let fresh = app.sign_in("hq.localhost", "anna@voorbeeld.nl", PASSWORD).await;
     app.db
         .admin()
         .await
         .batch_execute("UPDATE hq.sessions SET absolute_expires_at = now() - interval '1 second'")
         .await
         .unwrap();
-    assert_eq!(
-        app.call(
-            Method::GET,
-            "hq.localhost",
-            "/api/v1/auth/session",
-            None,
-            Some(&fresh)
-        )
-        .await
-        .status(),
-        401
-    );
+    assert_eq!(app.call(Method::GET, "hq.localhost", "/api/v1/auth/session", None, Some(&fresh)).await.status(), 401);
 }

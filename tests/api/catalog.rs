@@ -56,23 +56,37 @@ async fn a_franchisee_tailors_its_catalog_within_hq_bounds_and_nothing_else_chan
         let app = &app;
         let token = token.clone();
         async move {
-            app.call(Method::PUT, "amsterdam.localhost", &format!("/api/v1/catalog/services/{code}"), Some(&body), Some(&token)).await
+            app.call(
+                Method::PUT,
+                "amsterdam.localhost",
+                &format!("/api/v1/catalog/services/{code}"),
+                Some(&body),
+                Some(&token),
+            )
+            .await
         }
     };
 
     let tailored = put(json!({ "price": "70.00", "duration_minutes": 150, "name_nl": "Grote schoonmaak", "cancellation_fee_percent": "25" }), "house-cleaning").await;
     assert_eq!(tailored.status(), 200);
     let seen = eventually(Duration::from_secs(2), || async {
-        service(&catalog(&app, "amsterdam.localhost", None).await, "house-cleaning").unwrap()["price"]["amount"] == "70.00"
+        service(&catalog(&app, "amsterdam.localhost", None).await, "house-cleaning").unwrap()["price"]["amount"]
+            == "70.00"
     })
     .await;
     assert!(seen.is_some(), "the tailored price never showed");
     let ams = catalog(&app, "amsterdam.localhost", None).await;
     let cleaning = service(&ams, "house-cleaning").unwrap();
-    assert_eq!((cleaning["name"].clone(), cleaning["duration_minutes"].clone()), (json!("Grote schoonmaak"), json!(150)));
+    assert_eq!(
+        (cleaning["name"].clone(), cleaning["duration_minutes"].clone()),
+        (json!("Grote schoonmaak"), json!(150))
+    );
     assert_eq!(cleaning["cancellation"]["fee_percent"], "25");
     // Utrecht keeps HQ's price.
-    assert_eq!(service(&catalog(&app, "utrecht.localhost", None).await, "house-cleaning").unwrap()["price"]["amount"], "62.00");
+    assert_eq!(
+        service(&catalog(&app, "utrecht.localhost", None).await, "house-cleaning").unwrap()["price"]["amount"],
+        "62.00"
+    );
 
     // Refusals: outside the bounds, negative, malformed, too long, unknown.
     for (body, status, code) in [
@@ -108,7 +122,13 @@ async fn a_franchisee_cannot_change_another_territorys_catalog() {
     app.onboard("utrecht").await;
     let token = app.franchisee_token("fran@amsterdam.nl", &amsterdam).await;
     let response = app
-        .call(Method::PUT, "utrecht.localhost", "/api/v1/catalog/services/house-cleaning", Some(&json!({ "price": "50.00" })), Some(&token))
+        .call(
+            Method::PUT,
+            "utrecht.localhost",
+            "/api/v1/catalog/services/house-cleaning",
+            Some(&json!({ "price": "50.00" })),
+            Some(&token),
+        )
         .await;
     assert_eq!(response.status(), 403);
     let utrecht = catalog(&app, "utrecht.localhost", None).await;
@@ -121,21 +141,42 @@ async fn a_new_vat_rate_applies_from_its_date_not_before() {
     app.onboard("amsterdam").await;
     let admin = app.hq_admin_token("hq@voorbeeld.nl").await;
     let tomorrow = (chrono::Utc::now() + chrono::Duration::days(2)).date_naive().to_string();
-    let future = app.post("hq.localhost", "/api/v1/hq/catalog/vat-categories/low/rates", &json!({ "rate": "0.21", "effective_from": tomorrow }), Some(&admin)).await;
+    let future = app
+        .post(
+            "hq.localhost",
+            "/api/v1/hq/catalog/vat-categories/low/rates",
+            &json!({ "rate": "0.21", "effective_from": tomorrow }),
+            Some(&admin),
+        )
+        .await;
     assert_eq!(future.status(), 201);
     let today = catalog(&app, "amsterdam.localhost", None).await;
     assert_eq!(service(&today, "house-cleaning").unwrap()["vat_rate"], "0.09");
 
     // A rate that started yesterday applies now.
     let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).date_naive().to_string();
-    let past = app.post("hq.localhost", "/api/v1/hq/catalog/vat-categories/low/rates", &json!({ "rate": "0.1", "effective_from": yesterday }), Some(&admin)).await;
+    let past = app
+        .post(
+            "hq.localhost",
+            "/api/v1/hq/catalog/vat-categories/low/rates",
+            &json!({ "rate": "0.1", "effective_from": yesterday }),
+            Some(&admin),
+        )
+        .await;
     assert_eq!(past.status(), 201);
     let changed = eventually(Duration::from_secs(2), || async {
         service(&catalog(&app, "amsterdam.localhost", None).await, "house-cleaning").unwrap()["vat"]["amount"] == "5.64"
     })
     .await;
     assert!(changed.is_some(), "the new VAT rate never applied");
-    let bad = app.post("hq.localhost", "/api/v1/hq/catalog/vat-categories/low/rates", &json!({ "rate": "21", "effective_from": yesterday }), Some(&admin)).await;
+    let bad = app
+        .post(
+            "hq.localhost",
+            "/api/v1/hq/catalog/vat-categories/low/rates",
+            &json!({ "rate": "21", "effective_from": yesterday }),
+            Some(&admin),
+        )
+        .await;
     assert_eq!(bad.status(), 422);
 }
 
@@ -167,7 +208,13 @@ async fn hq_manages_services_with_validation_and_a_record_of_each_change() {
     .await;
     assert!(seen.is_some());
     let deactivated = app
-        .call(Method::PATCH, "hq.localhost", "/api/v1/hq/catalog/services/ironing", Some(&json!({ "active": false })), Some(&admin))
+        .call(
+            Method::PATCH,
+            "hq.localhost",
+            "/api/v1/hq/catalog/services/ironing",
+            Some(&json!({ "active": false })),
+            Some(&admin),
+        )
         .await;
     assert_eq!(deactivated.status(), 200);
 
@@ -190,18 +237,45 @@ async fn public_pro_listings_carry_no_personal_data() {
     app.account("pro.private@voorbeeld.nl", password, &[(Role::Pro, Some(&amsterdam))]).await;
     let pro = app.sign_in("amsterdam.localhost", "pro.private@voorbeeld.nl", password).await;
     let profile = json!({ "display_name": "Sanne", "bio": "Tien jaar ervaring", "languages": ["nl", "en"], "postcodes": ["1011", "1012"] });
-    let created: Value = app.call(Method::PUT, "amsterdam.localhost", "/api/v1/pro/profile", Some(&profile), Some(&pro)).await.json().await.unwrap();
+    let created: Value = app
+        .call(Method::PUT, "amsterdam.localhost", "/api/v1/pro/profile", Some(&profile), Some(&pro))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(created["status"], "pending_approval");
-    let offered = app.call(Method::PUT, "amsterdam.localhost", "/api/v1/pro/offerings/house-cleaning", Some(&json!({ "price": "65.00" })), Some(&pro)).await;
+    let offered = app
+        .call(
+            Method::PUT,
+            "amsterdam.localhost",
+            "/api/v1/pro/offerings/house-cleaning",
+            Some(&json!({ "price": "65.00" })),
+            Some(&pro),
+        )
+        .await;
     assert_eq!(offered.status(), 200);
-    let too_dear = app.call(Method::PUT, "amsterdam.localhost", "/api/v1/pro/offerings/house-cleaning", Some(&json!({ "price": "500.00" })), Some(&pro)).await;
+    let too_dear = app
+        .call(
+            Method::PUT,
+            "amsterdam.localhost",
+            "/api/v1/pro/offerings/house-cleaning",
+            Some(&json!({ "price": "500.00" })),
+            Some(&pro),
+        )
+        .await;
     assert_eq!(too_dear.status(), 422);
 
     // Not listed until the franchisee approves.
-    let before: Value = app.get("amsterdam.localhost", "/api/v1/pros?service=house-cleaning").await.json().await.unwrap();
+    let before: Value =
+        app.get("amsterdam.localhost", "/api/v1/pros?service=house-cleaning").await.json().await.unwrap();
     assert_eq!(before["pros"], json!([]));
     let approve = app
-        .post("amsterdam.localhost", &format!("/api/v1/pros/{}/status", created["id"].as_str().unwrap()), &json!({ "status": "active" }), Some(&fran))
+        .post(
+            "amsterdam.localhost",
+            &format!("/api/v1/pros/{}/status", created["id"].as_str().unwrap()),
+            &json!({ "status": "active" }),
+            Some(&fran),
+        )
         .await;
     assert_eq!(approve.status(), 200);
     let listing = app.get("amsterdam.localhost", "/api/v1/pros?service=house-cleaning").await.text().await.unwrap();
@@ -212,7 +286,8 @@ async fn public_pro_listings_carry_no_personal_data() {
     // A customer is not a pro.
     app.account("klant@voorbeeld.nl", password, &[(Role::Customer, Some(&amsterdam))]).await;
     let customer = app.sign_in("amsterdam.localhost", "klant@voorbeeld.nl", password).await;
-    let refused = app.call(Method::PUT, "amsterdam.localhost", "/api/v1/pro/profile", Some(&profile), Some(&customer)).await;
+    let refused =
+        app.call(Method::PUT, "amsterdam.localhost", "/api/v1/pro/profile", Some(&profile), Some(&customer)).await;
     assert_eq!(refused.status(), 403);
 }
 
@@ -222,19 +297,38 @@ async fn settings_stay_within_hq_limits_and_hq_can_override_them() {
     let amsterdam = app.onboard("amsterdam").await;
     let fran = app.franchisee_token("fran@amsterdam.nl", &amsterdam).await;
     let changed = app
-        .call(Method::PATCH, "amsterdam.localhost", "/api/v1/settings", Some(&json!({ "portal_primary_color": "#0a7c3e", "min_notice_minutes": 240 })), Some(&fran))
+        .call(
+            Method::PATCH,
+            "amsterdam.localhost",
+            "/api/v1/settings",
+            Some(&json!({ "portal_primary_color": "#0a7c3e", "min_notice_minutes": 240 })),
+            Some(&fran),
+        )
         .await;
     assert_eq!(changed.status(), 200);
-    for bad in [json!({ "portal_primary_color": "green" }), json!({ "booking_horizon_days": 1000 }), json!({ "portal_logo_url": "javascript:alert(1)" })] {
+    for bad in [
+        json!({ "portal_primary_color": "green" }),
+        json!({ "booking_horizon_days": 1000 }),
+        json!({ "portal_logo_url": "javascript:alert(1)" }),
+    ] {
         let refused = app.call(Method::PATCH, "amsterdam.localhost", "/api/v1/settings", Some(&bad), Some(&fran)).await;
         assert_eq!(refused.status(), 422, "{bad}");
     }
     let public: Value = app.get("amsterdam.localhost", "/api/v1/settings").await.json().await.unwrap();
-    assert_eq!((public["portal_primary_color"].clone(), public["min_notice_minutes"].clone()), (json!("#0a7c3e"), json!(240)));
+    assert_eq!(
+        (public["portal_primary_color"].clone(), public["min_notice_minutes"].clone()),
+        (json!("#0a7c3e"), json!(240))
+    );
 
     let admin = app.hq_admin_token("hq@voorbeeld.nl").await;
     let overridden = app
-        .call(Method::PATCH, "hq.localhost", "/api/v1/hq/territories/amsterdam/settings", Some(&json!({ "min_notice_minutes": 60 })), Some(&admin))
+        .call(
+            Method::PATCH,
+            "hq.localhost",
+            "/api/v1/hq/territories/amsterdam/settings",
+            Some(&json!({ "min_notice_minutes": 60 })),
+            Some(&admin),
+        )
         .await;
     assert_eq!(overridden.status(), 200);
     let public: Value = app.get("amsterdam.localhost", "/api/v1/settings").await.json().await.unwrap();
@@ -244,17 +338,31 @@ async fn settings_stay_within_hq_limits_and_hq_can_override_them() {
 #[tokio::test]
 async fn a_catalog_change_through_one_instance_reaches_the_other_within_a_second() {
     let first = spawn_app().await;
-    let second = spawn_app_on(TestDatabase { url: first.db.url.clone(), admin_url: first.db.admin_url.clone() }, ServerSettings::default()).await;
+    let second = spawn_app_on(
+        TestDatabase { url: first.db.url.clone(), admin_url: first.db.admin_url.clone() },
+        ServerSettings::default(),
+    )
+    .await;
     let amsterdam = first.onboard("amsterdam").await;
     let token = first.franchisee_token("fran@amsterdam.nl", &amsterdam).await;
     // The second instance caches the catalog.
-    assert_eq!(service(&catalog(&second, "amsterdam.localhost", None).await, "house-cleaning").unwrap()["price"]["amount"], "62.00");
+    assert_eq!(
+        service(&catalog(&second, "amsterdam.localhost", None).await, "house-cleaning").unwrap()["price"]["amount"],
+        "62.00"
+    );
     let changed = first
-        .call(Method::PUT, "amsterdam.localhost", "/api/v1/catalog/services/house-cleaning", Some(&json!({ "price": "80.00" })), Some(&token))
+        .call(
+            Method::PUT,
+            "amsterdam.localhost",
+            "/api/v1/catalog/services/house-cleaning",
+            Some(&json!({ "price": "80.00" })),
+            Some(&token),
+        )
         .await;
     assert_eq!(changed.status(), 200);
     let seen = eventually(Duration::from_secs(1), || async {
-        service(&catalog(&second, "amsterdam.localhost", None).await, "house-cleaning").unwrap()["price"]["amount"] == "80.00"
+        service(&catalog(&second, "amsterdam.localhost", None).await, "house-cleaning").unwrap()["price"]["amount"]
+            == "80.00"
     })
     .await;
     assert!(seen.is_some(), "the second instance served a stale catalog for over a second");

@@ -20,80 +20,29 @@ fn text(bytes: &[u8]) -> String {
 #[tokio::test]
 async fn territory_create_refuses_bad_reserved_and_duplicate_slugs_with_clear_messages() {
     let db = fresh_database().await;
-    let created = careservice(
-        &db.url,
-        &[
-            "territory",
-            "create",
-            "amsterdam",
-            "--name",
-            "Amsterdam",
-            "--json",
-        ],
-    );
+    let created = careservice(&db.url, &["territory", "create", "amsterdam", "--name", "Amsterdam", "--json"]);
     assert!(created.status.success(), "{}", text(&created.stderr));
     let json: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
     assert_eq!(json["slug"], "amsterdam");
     assert_eq!(json["contracts"][0]["franchise_rate"], "0.14");
 
-    let duplicate = careservice(
-        &db.url,
-        &["territory", "create", "amsterdam", "--name", "Again"],
-    );
+    let duplicate = careservice(&db.url, &["territory", "create", "amsterdam", "--name", "Again"]);
     assert_eq!(duplicate.status.code(), Some(3));
     assert!(text(&duplicate.stderr).contains("already exists"));
 
-    for (slug, message) in [
-        ("hq", "reserved"),
-        ("Amsterdam", "lowercase"),
-        ("a", "2 to 40"),
-        ("x_y", "lowercase"),
-    ] {
+    for (slug, message) in [("hq", "reserved"), ("Amsterdam", "lowercase"), ("a", "2 to 40"), ("x_y", "lowercase")] {
         let refused = careservice(&db.url, &["territory", "create", slug, "--name", "X"]);
         assert_eq!(refused.status.code(), Some(1), "{slug}");
-        assert!(
-            text(&refused.stderr).contains(message),
-            "{slug}: {}",
-            text(&refused.stderr)
-        );
+        assert!(text(&refused.stderr).contains(message), "{slug}: {}", text(&refused.stderr));
     }
     let bad_rates = careservice(
         &db.url,
-        &[
-            "territory",
-            "create",
-            "delft",
-            "--name",
-            "D",
-            "--franchise-rate",
-            "14",
-            "--hq-rate",
-            "6",
-        ],
+        &["territory", "create", "delft", "--name", "D", "--franchise-rate", "14", "--hq-rate", "6"],
     );
     assert_eq!(bad_rates.status.code(), Some(1));
-    assert!(
-        text(&bad_rates.stderr).contains("between 0 and 1"),
-        "{}",
-        text(&bad_rates.stderr)
-    );
-    let bad_zone = careservice(
-        &db.url,
-        &[
-            "territory",
-            "create",
-            "delft",
-            "--name",
-            "D",
-            "--timezone",
-            "Mars/Base",
-        ],
-    );
-    assert!(
-        text(&bad_zone.stderr).contains("IANA"),
-        "{}",
-        text(&bad_zone.stderr)
-    );
+    assert!(text(&bad_rates.stderr).contains("between 0 and 1"), "{}", text(&bad_rates.stderr));
+    let bad_zone = careservice(&db.url, &["territory", "create", "delft", "--name", "D", "--timezone", "Mars/Base"]);
+    assert!(text(&bad_zone.stderr).contains("IANA"), "{}", text(&bad_zone.stderr));
 }
 
 #[tokio::test]
@@ -110,25 +59,12 @@ async fn importing_a_csv_twice_skips_what_is_already_onboarded() {
     let path = file.to_string_lossy().into_owned();
 
     let first = careservice(&db.url, &["territory", "import", &path]);
-    assert!(
-        first.status.success(),
-        "{}{}",
-        text(&first.stdout),
-        text(&first.stderr)
-    );
-    assert!(
-        text(&first.stdout).contains("2 onboarded, 0 skipped, 0 failed"),
-        "{}",
-        text(&first.stdout)
-    );
+    assert!(first.status.success(), "{}{}", text(&first.stdout), text(&first.stderr));
+    assert!(text(&first.stdout).contains("2 onboarded, 0 skipped, 0 failed"), "{}", text(&first.stdout));
 
     let second = careservice(&db.url, &["territory", "import", &path]);
     assert!(second.status.success());
-    assert!(
-        text(&second.stdout).contains("0 onboarded, 2 skipped, 0 failed"),
-        "{}",
-        text(&second.stdout)
-    );
+    assert!(text(&second.stdout).contains("0 onboarded, 2 skipped, 0 failed"), "{}", text(&second.stdout));
 
     let list = careservice(&db.url, &["territory", "list", "--json"]);
     let territories: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
@@ -139,17 +75,10 @@ async fn importing_a_csv_twice_skips_what_is_already_onboarded() {
 #[tokio::test]
 async fn migrate_with_nothing_to_do_says_so_and_verify_passes() {
     let db = fresh_database().await;
-    careservice(
-        &db.url,
-        &["territory", "create", "amsterdam", "--name", "Amsterdam"],
-    );
+    careservice(&db.url, &["territory", "create", "amsterdam", "--name", "Amsterdam"]);
     let migrate = careservice(&db.url, &["territory", "migrate", "--all"]);
     assert!(migrate.status.success());
-    assert!(
-        text(&migrate.stdout).contains("nothing to do"),
-        "{}",
-        text(&migrate.stdout)
-    );
+    assert!(text(&migrate.stdout).contains("nothing to do"), "{}", text(&migrate.stdout));
     let verify = careservice(&db.url, &["territory", "verify"]);
     assert!(verify.status.success(), "{}", text(&verify.stdout));
 }
@@ -157,48 +86,16 @@ async fn migrate_with_nothing_to_do_says_so_and_verify_passes() {
 #[tokio::test]
 async fn suspend_resume_archive_and_drop_follow_the_lifecycle() {
     let db = fresh_database().await;
-    careservice(
-        &db.url,
-        &["territory", "create", "amsterdam", "--name", "Amsterdam"],
-    );
-    assert!(
-        careservice(&db.url, &["territory", "resume", "amsterdam"])
-            .status
-            .code()
-            == Some(1)
-    );
-    assert!(
-        careservice(&db.url, &["territory", "suspend", "amsterdam"])
-            .status
-            .success()
-    );
-    assert!(
-        careservice(&db.url, &["territory", "resume", "amsterdam"])
-            .status
-            .success()
-    );
+    careservice(&db.url, &["territory", "create", "amsterdam", "--name", "Amsterdam"]);
+    assert!(careservice(&db.url, &["territory", "resume", "amsterdam"]).status.code() == Some(1));
+    assert!(careservice(&db.url, &["territory", "suspend", "amsterdam"]).status.success());
+    assert!(careservice(&db.url, &["territory", "resume", "amsterdam"]).status.success());
     let early_drop = careservice(&db.url, &["territory", "drop", "amsterdam", "--yes"]);
-    assert!(
-        text(&early_drop.stderr).contains("archive it"),
-        "{}",
-        text(&early_drop.stderr)
-    );
-    assert!(
-        careservice(&db.url, &["territory", "archive", "amsterdam"])
-            .status
-            .success()
-    );
+    assert!(text(&early_drop.stderr).contains("archive it"), "{}", text(&early_drop.stderr));
+    assert!(careservice(&db.url, &["territory", "archive", "amsterdam"]).status.success());
     let unconfirmed = careservice(&db.url, &["territory", "drop", "amsterdam"]);
     assert!(text(&unconfirmed.stderr).contains("--yes"));
-    assert!(
-        careservice(&db.url, &["territory", "drop", "amsterdam", "--yes"])
-            .status
-            .success()
-    );
+    assert!(careservice(&db.url, &["territory", "drop", "amsterdam", "--yes"]).status.success());
     let show = careservice(&db.url, &["territory", "show", "amsterdam"]);
-    assert!(
-        text(&show.stderr).contains("no territory"),
-        "{}",
-        text(&show.stderr)
-    );
+    assert!(text(&show.stderr).contains("no territory"), "{}", text(&show.stderr));
 }

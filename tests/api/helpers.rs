@@ -35,16 +35,13 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// A superuser connection to this database.
     pub async fn admin(&self) -> AsyncPgConnection {
-        AsyncPgConnection::establish(&self.admin_url)
-            .await
-            .expect("superuser connection")
+        AsyncPgConnection::establish(&self.admin_url).await.expect("superuser connection")
     }
 }
 
 fn cluster_url() -> String {
-    std::env::var("TEST_DATABASE_URL").expect(
-        "TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts a private PostgreSQL",
-    )
+    std::env::var("TEST_DATABASE_URL")
+        .expect("TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts a private PostgreSQL")
 }
 
 /// The same server, another database and user.
@@ -52,17 +49,12 @@ pub fn url_for(database: &str, user: &str) -> String {
     let base = cluster_url();
     let (prefix, query) = base.split_once('?').unwrap_or((base.as_str(), ""));
     let server = prefix.rsplit_once('/').map_or(prefix, |(server, _)| server);
-    let query: Vec<&str> = query
-        .split('&')
-        .filter(|part| !part.starts_with("user=") && !part.is_empty())
-        .collect();
+    let query: Vec<&str> = query.split('&').filter(|part| !part.starts_with("user=") && !part.is_empty()).collect();
     format!("{server}/{database}?{}&user={user}", query.join("&"))
 }
 
 async fn superuser(database: &str) -> AsyncPgConnection {
-    AsyncPgConnection::establish(&url_for(database, &admin_user()))
-        .await
-        .expect("superuser connection")
+    AsyncPgConnection::establish(&url_for(database, &admin_user())).await.expect("superuser connection")
 }
 
 fn admin_user() -> String {
@@ -86,10 +78,7 @@ async fn template() -> &'static str {
             }
             let name = format!("cs_template_{}", &hex::encode(hash.finalize())[..12]);
             let mut admin = superuser("postgres").await;
-            admin
-                .batch_execute("SELECT pg_advisory_lock(7201)")
-                .await
-                .expect("lock");
+            admin.batch_execute("SELECT pg_advisory_lock(7201)").await.expect("lock");
             admin
                 .batch_execute(&format!(
                     "DO $$ BEGIN
@@ -110,33 +99,20 @@ async fn template() -> &'static str {
                 == 1;
             if !exists {
                 let building = format!("{name}_building");
-                admin
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {building}"))
-                    .await
-                    .expect("drop");
+                admin.batch_execute(&format!("DROP DATABASE IF EXISTS {building}")).await.expect("drop");
                 admin
                     .batch_execute(&format!("CREATE DATABASE {building} OWNER {APP_ROLE}"))
                     .await
                     .expect("create template");
                 superuser(&building)
                     .await
-                    .batch_execute(&format!(
-                        "GRANT USAGE, CREATE ON SCHEMA public TO {APP_ROLE}"
-                    ))
+                    .batch_execute(&format!("GRANT USAGE, CREATE ON SCHEMA public TO {APP_ROLE}"))
                     .await
                     .expect("grant public");
-                migrate_hq(&url_for(&building, APP_ROLE))
-                    .await
-                    .expect("migrate the template");
-                admin
-                    .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))
-                    .await
-                    .expect("rename");
+                migrate_hq(&url_for(&building, APP_ROLE)).await.expect("migrate the template");
+                admin.batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}")).await.expect("rename");
             }
-            admin
-                .batch_execute("SELECT pg_advisory_unlock(7201)")
-                .await
-                .expect("unlock");
+            admin.batch_execute("SELECT pg_advisory_unlock(7201)").await.expect("unlock");
             name
         })
         .await
@@ -163,23 +139,15 @@ pub async fn fresh_database() -> TestDatabase {
     let name = format!("cs_test_{id}");
     superuser("postgres")
         .await
-        .batch_execute(&format!(
-            "CREATE DATABASE {name} TEMPLATE {template} OWNER {APP_ROLE}"
-        ))
+        .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template} OWNER {APP_ROLE}"))
         .await
         .expect("clone the template");
     superuser(&name)
         .await
-        .batch_execute(&format!(
-            "UPDATE hq.installation SET role_prefix = 'x{}_'",
-            &id[..10]
-        ))
+        .batch_execute(&format!("UPDATE hq.installation SET role_prefix = 'x{}_'", &id[..10]))
         .await
         .expect("set the role prefix");
-    TestDatabase {
-        url: url_for(&name, APP_ROLE),
-        admin_url: url_for(&name, &admin_user()),
-    }
+    TestDatabase { url: url_for(&name, APP_ROLE), admin_url: url_for(&name, &admin_user()) }
 }
 
 /// Logs only when TEST_LOG is set.
@@ -211,36 +179,15 @@ pub async fn spawn_app_on(db: TestDatabase, settings: ServerSettings) -> TestApp
     let settings = ServerSettings {
         bind: "127.0.0.1:0".parse().expect("address"),
         workers: 1,
-        pool: PoolSettings {
-            max_size: 4,
-            ..PoolSettings::default()
-        },
+        pool: PoolSettings { max_size: 4, ..PoolSettings::default() },
         ..settings
     };
-    let application = Application::build(&settings, &db.url)
-        .await
-        .expect("build the application");
+    let application = Application::build(&settings, &db.url).await.expect("build the application");
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped());
-    let pool = TenancyPool::new(
-        &db.url,
-        &PoolSettings {
-            max_size: 4,
-            ..PoolSettings::default()
-        },
-    )
-    .expect("pool");
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    TestApp {
-        address,
-        db,
-        pool,
-        client,
-        steps: Steps::embedded().expect("steps"),
-    }
+    let pool = TenancyPool::new(&db.url, &PoolSettings { max_size: 4, ..PoolSettings::default() }).expect("pool");
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    TestApp { address, db, pool, client, steps: Steps::embedded().expect("steps") }
 }
 
 impl TestApp {
@@ -262,9 +209,7 @@ impl TestApp {
 
 /// Onboards `slug` with default settings.
 pub async fn onboard(pool: &TenancyPool, steps: &Steps, slug: &str) -> Territory {
-    provision(pool, steps, &new_territory(slug), None)
-        .await
-        .expect("onboard")
+    provision(pool, steps, &new_territory(slug), None).await.expect("onboard")
 }
 
 /// The settings of a new territory named after its slug.
@@ -306,11 +251,8 @@ impl TestApp {
         body: &serde_json::Value,
         token: Option<&str>,
     ) -> reqwest::Response {
-        let mut request = self
-            .client
-            .post(format!("{}{path}", self.address))
-            .header(reqwest::header::HOST, host)
-            .json(body);
+        let mut request =
+            self.client.post(format!("{}{path}", self.address)).header(reqwest::header::HOST, host).json(body);
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -326,10 +268,8 @@ impl TestApp {
         body: Option<&serde_json::Value>,
         token: Option<&str>,
     ) -> reqwest::Response {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.address))
-            .header(reqwest::header::HOST, host);
+        let mut request =
+            self.client.request(method, format!("{}{path}", self.address)).header(reqwest::header::HOST, host);
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -339,7 +279,7 @@ impl TestApp {
         request.send().await.expect("request")
     }
 
-    /// Creates an active account with `roles` (slug None: HQ-wide).
+    /// Creates an active, email-verified account with `roles` (territory None: HQ-wide).
     pub async fn account(
         &self,
         email: &str,
@@ -347,25 +287,15 @@ impl TestApp {
         roles: &[(careservice::identity::Role, Option<&Territory>)],
     ) -> uuid::Uuid {
         use careservice::identity::store;
-        let hash = careservice::identity::password::PasswordHasherPool::new(1)
-            .hash(password)
-            .await
-            .expect("hash");
+        let hash = careservice::identity::password::PasswordHasherPool::new(1).hash(password).await.expect("hash");
         let mut conn = self.pool.hq().await.expect("conn");
-        let account = store::insert_account(
-            &mut conn,
-            email,
-            &email.to_lowercase(),
-            &hash,
-            "Test person",
-        )
-        .await
-        .expect("insert")
-        .expect("new account");
+        let account = store::insert_account(&mut conn, email, &email.to_lowercase(), &hash, "Test person")
+            .await
+            .expect("insert")
+            .expect("new account");
+        store::mark_email_verified(&mut conn, account.id).await.expect("verified");
         for (role, territory) in roles {
-            store::add_membership(&mut conn, account.id, territory.map(|t| t.id), *role)
-                .await
-                .expect("membership");
+            store::add_membership(&mut conn, account.id, territory.map(|t| t.id), *role).await.expect("membership");
         }
         account.id
     }
@@ -373,12 +303,7 @@ impl TestApp {
     /// Signs in and returns the session token.
     pub async fn sign_in(&self, host: &str, email: &str, password: &str) -> String {
         let response = self
-            .post(
-                host,
-                "/api/v1/auth/sign-in",
-                &serde_json::json!({ "email": email, "password": password }),
-                None,
-            )
+            .post(host, "/api/v1/auth/sign-in", &serde_json::json!({ "email": email, "password": password }), None)
             .await;
         assert_eq!(response.status(), 200, "sign-in of {email} failed");
         let body: serde_json::Value = response.json().await.expect("json");
@@ -388,26 +313,15 @@ impl TestApp {
     /// Enrols the session's account in MFA and passes it; returns the secret.
     pub async fn enable_mfa(&self, host: &str, token: &str) -> String {
         let enrolled: serde_json::Value = self
-            .post(
-                host,
-                "/api/v1/auth/mfa/enrol",
-                &serde_json::json!({}),
-                Some(token),
-            )
+            .post(host, "/api/v1/auth/mfa/enrol", &serde_json::json!({}), Some(token))
             .await
             .json()
             .await
             .expect("json");
         let secret = enrolled["secret"].as_str().expect("secret").to_owned();
         let code = careservice::identity::mfa::code_at(&secret, unix_now()).expect("code");
-        let confirmed = self
-            .post(
-                host,
-                "/api/v1/auth/mfa/confirm",
-                &serde_json::json!({ "code": code }),
-                Some(token),
-            )
-            .await;
+        let confirmed =
+            self.post(host, "/api/v1/auth/mfa/confirm", &serde_json::json!({ "code": code }), Some(token)).await;
         assert_eq!(confirmed.status(), 200);
         secret
     }
@@ -435,10 +349,7 @@ impl TestApp {
 
 /// Seconds since the epoch.
 pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs()
 }
 
 impl TestApp {

@@ -35,17 +35,8 @@ async fn two_territories_on_a_pool_of_one() -> Two {
         let mut conn = setup.territory(territory).await.unwrap();
         write_marker(&mut conn, &territory.slug).await;
     }
-    let settings = PoolSettings {
-        max_size: 1,
-        wait_timeout: Duration::from_secs(5),
-        ..PoolSettings::default()
-    };
-    Two {
-        pool: TenancyPool::new(&db.url, &settings).unwrap(),
-        a,
-        b,
-        url: db.url,
-    }
+    let settings = PoolSettings { max_size: 1, wait_timeout: Duration::from_secs(5), ..PoolSettings::default() };
+    Two { pool: TenancyPool::new(&db.url, &settings).unwrap(), a, b, url: db.url }
 }
 
 async fn write_marker(conn: &mut AsyncPgConnection, slug: &str) {
@@ -62,12 +53,7 @@ async fn write_marker(conn: &mut AsyncPgConnection, slug: &str) {
 
 /// Every marker the connection can see.
 async fn visible_markers(conn: &mut AsyncPgConnection) -> Vec<String> {
-    outbox::table
-        .select(outbox::kind)
-        .order(outbox::kind)
-        .load(conn)
-        .await
-        .unwrap()
+    outbox::table.select(outbox::kind).order(outbox::kind).load(conn).await.unwrap()
 }
 
 #[derive(QueryableByName)]
@@ -82,26 +68,17 @@ async fn assert_sees_only(conn: &mut BoundConnection, territory: &Territory) {
     let markers = visible_markers(conn).await;
     assert!(!markers.is_empty(), "{} sees no marker", territory.slug);
     assert!(
-        markers
-            .iter()
-            .all(|kind| *kind == format!("marker-{}", territory.slug)),
+        markers.iter().all(|kind| *kind == format!("marker-{}", territory.slug)),
         "{} saw {markers:?}",
         territory.slug
     );
-    let identity: Identity = diesel::sql_query(
-        "SELECT current_user::text AS role, current_setting('search_path') AS path",
-    )
-    .get_result(&mut **conn)
-    .await
-    .unwrap();
+    let identity: Identity =
+        diesel::sql_query("SELECT current_user::text AS role, current_setting('search_path') AS path")
+            .get_result(&mut **conn)
+            .await
+            .unwrap();
     assert_eq!(identity.role, territory.role_name);
-    assert!(
-        identity
-            .path
-            .starts_with(&format!("\"{}\"", territory.schema_name)),
-        "{}",
-        identity.path
-    );
+    assert!(identity.path.starts_with(&format!("\"{}\"", territory.schema_name)), "{}", identity.path);
 }
 
 #[tokio::test]
@@ -117,11 +94,7 @@ async fn alternating_territories_on_one_connection_never_leaks() {
         let mut conn = two.pool.territory(&two.a).await.unwrap();
         assert_sees_only(&mut conn, &two.a).await;
     }
-    assert_eq!(
-        two.pool.status().size,
-        1,
-        "the test must run on a single connection"
-    );
+    assert_eq!(two.pool.status().size, 1, "the test must run on a single connection");
 }
 
 #[tokio::test]
@@ -137,14 +110,8 @@ async fn naming_another_territorys_schema_is_refused_by_the_database() {
         "SELECT slug FROM hq.territories".to_owned(),
         "SELECT role_prefix FROM hq.installation".to_owned(),
     ] {
-        let error = diesel::sql_query(&sql)
-            .execute(&mut *conn)
-            .await
-            .unwrap_err();
-        assert!(
-            error.to_string().contains("permission denied"),
-            "{sql} was not refused as permission denied: {error}"
-        );
+        let error = diesel::sql_query(&sql).execute(&mut *conn).await.unwrap_err();
+        assert!(error.to_string().contains("permission denied"), "{sql} was not refused as permission denied: {error}");
     }
 }
 
@@ -158,10 +125,7 @@ async fn the_login_role_by_itself_holds_nothing_of_any_territory() {
         "SELECT slug FROM hq.territories".to_owned(),
     ] {
         let error = diesel::sql_query(&sql).execute(&mut raw).await.unwrap_err();
-        assert!(
-            error.to_string().contains("permission denied"),
-            "{sql}: {error}"
-        );
+        assert!(error.to_string().contains("permission denied"), "{sql}: {error}");
     }
 }
 
@@ -181,12 +145,7 @@ async fn a_failed_query_does_not_leave_the_connection_bound_wrongly() {
                 .execute(&mut *conn)
                 .await;
         }
-        assert!(
-            diesel::sql_query("SELEC nonsense")
-                .execute(&mut *conn)
-                .await
-                .is_err()
-        );
+        assert!(diesel::sql_query("SELEC nonsense").execute(&mut *conn).await.is_err());
     }
     let mut conn = two.pool.territory(&two.b).await.unwrap();
     assert_sees_only(&mut conn, &two.b).await;
@@ -257,9 +216,7 @@ async fn a_request_cancelled_mid_query_does_not_leak_its_territory() {
             if in_transaction {
                 conn.transaction::<(), DieselError, _>(|conn| {
                     async move {
-                        diesel::sql_query("SELECT pg_sleep(1)")
-                            .execute(conn)
-                            .await?;
+                        diesel::sql_query("SELECT pg_sleep(1)").execute(conn).await?;
                         Ok(())
                     }
                     .scope_boxed()
@@ -267,10 +224,7 @@ async fn a_request_cancelled_mid_query_does_not_leak_its_territory() {
                 .await
                 .unwrap();
             } else {
-                diesel::sql_query("SELECT pg_sleep(1)")
-                    .execute(&mut *conn)
-                    .await
-                    .unwrap();
+                diesel::sql_query("SELECT pg_sleep(1)").execute(&mut *conn).await.unwrap();
             }
         })
         .await;
@@ -293,14 +247,7 @@ async fn concurrent_requests_of_many_territories_each_see_their_own() {
         write_marker(&mut conn, &territory.slug).await;
         territories.push(territory);
     }
-    let pool = TenancyPool::new(
-        &db.url,
-        &PoolSettings {
-            max_size: 3,
-            ..PoolSettings::default()
-        },
-    )
-    .unwrap();
+    let pool = TenancyPool::new(&db.url, &PoolSettings { max_size: 3, ..PoolSettings::default() }).unwrap();
     let tasks: Vec<_> = (0..300)
         .map(|index| {
             let pool = pool.clone();

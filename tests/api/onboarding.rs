@@ -47,23 +47,12 @@ async fn onboarding_creates_registry_contract_role_schema_and_tables() {
     let territory = app.onboard("amsterdam").await;
     let mut admin = app.db.admin().await;
 
-    assert_eq!(
-        leftovers(&mut admin, "amsterdam").await,
-        Leftovers {
-            registry: 1,
-            domains: 0,
-            schemas: 1,
-            roles: 1
-        }
-    );
+    assert_eq!(leftovers(&mut admin, "amsterdam").await, Leftovers { registry: 1, domains: 0, schemas: 1, roles: 1 });
     assert_eq!(territory.schema_version, app.steps.latest());
     let mut hq = app.pool.hq().await.unwrap();
     let contracts = store::contracts(&mut hq, territory.id).await.unwrap();
     assert_eq!(contracts.len(), 1);
-    assert_eq!(
-        contracts[0].franchise_rate,
-        Decimal::from_str("0.14").unwrap()
-    );
+    assert_eq!(contracts[0].franchise_rate, Decimal::from_str("0.14").unwrap());
     assert_eq!(contracts[0].hq_rate, Decimal::from_str("0.06").unwrap());
     // The territory's own role reads its tables.
     let mut conn = app.pool.territory(&territory).await.unwrap();
@@ -88,21 +77,11 @@ async fn a_failure_at_any_step_of_onboarding_leaves_nothing_behind() {
     for step in OnboardingStep::ALL {
         let mut new = new_territory("rotterdam");
         new.domains = vec![CustomDomain::parse("rotterdam-zorg.nl", "localhost").unwrap()];
-        let error = provision(&app.pool, &app.steps, &new, Some(step))
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(error, ProvisionError::Injected(failed) if failed == step),
-            "{error}"
-        );
+        let error = provision(&app.pool, &app.steps, &new, Some(step)).await.unwrap_err();
+        assert!(matches!(error, ProvisionError::Injected(failed) if failed == step), "{error}");
         assert_eq!(
             leftovers(&mut admin, "rotterdam").await,
-            Leftovers {
-                registry: 0,
-                domains: 0,
-                schemas: 0,
-                roles: 0
-            },
+            Leftovers { registry: 0, domains: 0, schemas: 0, roles: 0 },
             "after a failure at {step:?}"
         );
     }
@@ -110,15 +89,7 @@ async fn a_failure_at_any_step_of_onboarding_leaves_nothing_behind() {
     let mut new = new_territory("rotterdam");
     new.domains = vec![CustomDomain::parse("rotterdam-zorg.nl", "localhost").unwrap()];
     provision(&app.pool, &app.steps, &new, None).await.unwrap();
-    assert_eq!(
-        leftovers(&mut admin, "rotterdam").await,
-        Leftovers {
-            registry: 1,
-            domains: 1,
-            schemas: 1,
-            roles: 1
-        }
-    );
+    assert_eq!(leftovers(&mut admin, "rotterdam").await, Leftovers { registry: 1, domains: 1, schemas: 1, roles: 1 });
 }
 
 #[tokio::test]
@@ -126,49 +97,25 @@ async fn a_duplicate_slug_or_domain_is_refused_and_changes_nothing() {
     let app = spawn_app().await;
     let mut first = new_territory("amsterdam");
     first.domains = vec![CustomDomain::parse("zorg.nl", "localhost").unwrap()];
-    provision(&app.pool, &app.steps, &first, None)
-        .await
-        .unwrap();
+    provision(&app.pool, &app.steps, &first, None).await.unwrap();
 
-    let again = provision(&app.pool, &app.steps, &new_territory("amsterdam"), None)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(again, ProvisionError::SlugTaken(ref slug) if slug == "amsterdam"),
-        "{again}"
-    );
+    let again = provision(&app.pool, &app.steps, &new_territory("amsterdam"), None).await.unwrap_err();
+    assert!(matches!(again, ProvisionError::SlugTaken(ref slug) if slug == "amsterdam"), "{again}");
 
     let mut thief = new_territory("utrecht");
     thief.domains = vec![CustomDomain::parse("zorg.nl", "localhost").unwrap()];
-    let stolen = provision(&app.pool, &app.steps, &thief, None)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(stolen, ProvisionError::DomainTaken(ref host) if host == "zorg.nl"),
-        "{stolen}"
-    );
+    let stolen = provision(&app.pool, &app.steps, &thief, None).await.unwrap_err();
+    assert!(matches!(stolen, ProvisionError::DomainTaken(ref host) if host == "zorg.nl"), "{stolen}");
 
     let mut admin = app.db.admin().await;
-    assert_eq!(
-        leftovers(&mut admin, "utrecht").await,
-        Leftovers {
-            registry: 0,
-            domains: 0,
-            schemas: 0,
-            roles: 0
-        }
-    );
+    assert_eq!(leftovers(&mut admin, "utrecht").await, Leftovers { registry: 0, domains: 0, schemas: 0, roles: 0 });
 }
 
 #[tokio::test]
 async fn contract_rates_are_per_territory() {
     let app = spawn_app().await;
     let mut new = new_territory("zwolle");
-    new.rates = ContractRates::new(
-        Decimal::from_str("0.15").unwrap(),
-        Decimal::from_str("0.05").unwrap(),
-    )
-    .unwrap();
+    new.rates = ContractRates::new(Decimal::from_str("0.15").unwrap(), Decimal::from_str("0.05").unwrap()).unwrap();
     let territory = provision(&app.pool, &app.steps, &new, None).await.unwrap();
     let standard = app.onboard("delft").await;
 
