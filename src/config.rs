@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use ipnet::IpNet;
 
+use crate::clock::SharedClock;
 use crate::identity::ratelimit::Limits;
 use crate::tenancy::connection::PoolSettings;
 use crate::tenancy::resolver::CacheSettings;
@@ -40,6 +41,10 @@ pub struct ServerSettings {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Rate limits of the identity endpoints.
     pub limits: Limits,
+    /// Where "now" comes from (tests move it by hand).
+    pub clock: SharedClock,
+    /// Whether this process runs the job worker too.
+    pub run_worker: bool,
 }
 
 impl Default for ServerSettings {
@@ -54,6 +59,8 @@ impl Default for ServerSettings {
             redis_url: None,
             tls: None,
             limits: Limits::default(),
+            clock: crate::clock::system(),
+            run_worker: true,
         }
     }
 }

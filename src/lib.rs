@@ -5,14 +5,18 @@
 //! [`startup::Application`] for the server and at [`tenancy`] for the contract
 //! that keeps territories apart.
 
+pub mod bookings;
 pub mod catalog;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod database;
 pub mod hq;
 pub mod http;
 pub mod identity;
+pub mod jobs;
 pub mod money;
+pub mod scheduling;
 pub mod schema;
 pub mod startup;
 pub mod telemetry;

@@ -19,6 +19,7 @@ use crate::http::security::{portal_cors, security_headers, tls_config};
 use crate::identity::IdentityState;
 use crate::identity::mail::run_delivery;
 use crate::identity::ratelimit::RateLimiter;
+use crate::jobs::run_worker;
 use crate::telemetry::RequestSpan;
 use crate::tenancy::TenancyPool;
 use crate::tenancy::notify::{CATALOG_CHANNEL, ChangeHandler, TERRITORIES_CHANNEL, listen_for_changes};
@@ -59,10 +60,14 @@ impl Application {
 
         let listener = TcpListener::bind(settings.bind)?;
         let port = listener.local_addr()?.port();
-        let background = vec![
+        let mut background = vec![
             tokio::spawn(listen_for_changes(database_url.to_owned(), subscriptions)),
             tokio::spawn(run_delivery(pool.clone())),
         ];
+        if settings.run_worker {
+            background.push(tokio::spawn(run_worker(pool.clone(), settings.clock.clone())));
+        }
+        let clock = web::Data::new(settings.clock.clone());
         let pool = web::Data::new(pool);
         let catalog = web::Data::new(catalog);
         let identity = web::Data::new(identity);
@@ -79,6 +84,7 @@ impl Application {
                 .app_data(router.clone())
                 .app_data(identity.clone())
                 .app_data(catalog.clone())
+                .app_data(clock.clone())
                 .app_data(trusted.clone())
                 .app_data(base.clone())
                 .app_data(web::PayloadConfig::new(256 * 1024))
@@ -92,6 +98,8 @@ impl Application {
                         .configure(crate::identity::configure)
                         .configure(crate::hq::configure)
                         .configure(crate::catalog::configure)
+                        .configure(crate::scheduling::configure)
+                        .configure(crate::bookings::configure)
                         .default_service(web::to(http::errors::no_such_route)),
                 )
                 .default_service(web::to(http::errors::no_such_route))

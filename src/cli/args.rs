@@ -55,6 +55,8 @@ pub enum Command {
     /// Manage HQ admins.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Run the job worker alone (serve runs one too unless --no-worker).
+    Worker,
 }
 
 /// `admin ...`.
@@ -90,6 +92,9 @@ pub struct ServeArgs {
     /// PEM certificate chain: serve HTTPS (with HSTS) instead of HTTP.
     #[arg(long, env = "CARESERVICE_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
+    /// Do not run the job worker in this process (run `careservice worker` instead).
+    #[arg(long)]
+    pub no_worker: bool,
     /// PEM private key for --tls-cert.
     #[arg(long, env = "CARESERVICE_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,

@@ -19,7 +19,11 @@ pub const EXIT_ALREADY_EXISTS: u8 = 3;
 /// exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    crate::telemetry::init(if matches!(cli.command, Command::Serve(_)) { "info,tokio_postgres=warn" } else { "warn" });
+    crate::telemetry::init(if matches!(cli.command, Command::Serve(_) | Command::Worker) {
+        "info,tokio_postgres=warn"
+    } else {
+        "warn"
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -41,6 +45,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::serve(&cli.global, &args).await,
         Command::Migrate => territory::migrate_everything(&cli.global).await,
         Command::Territory(command) => territory::run(&cli.global, command).await,
+        Command::Worker => serve::worker(&cli.global).await,
         Command::Admin(AdminCommand::Create { email, name }) => {
             admin::create(&cli.global, &email, name.as_deref()).await
         }

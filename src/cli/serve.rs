@@ -61,3 +61,18 @@ async fn serve_on(settings: &ServerSettings, database_url: &str) -> anyhow::Resu
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
+
+/// `careservice worker`: runs due jobs until SIGINT or SIGTERM.
+pub async fn worker(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let database = Database::open(&global.database_source()).await?;
+    let pool = crate::tenancy::TenancyPool::new(database.url(), &PoolSettings::default())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    tracing::info!("job worker running");
+    tokio::select! {
+        () = crate::jobs::run_worker(pool, crate::clock::system()) => {}
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    database.close().await?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -67,6 +67,17 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "an unexpected error occurred")
     }
 
+    /// The problem document as JSON (for storing an answer to replay).
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({
+            "type": format!("{PROBLEM_TYPE_PREFIX}{}", self.code),
+            "title": self.title,
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+            "code": self.code,
+        })
+    }
+
     /// The stable code.
     pub fn code(&self) -> &'static str {
         self.code

@@ -105,7 +105,10 @@ fn working_intervals(calendar: &ProCalendar, zone: Tz, date: NaiveDate) -> Vec<(
     intervals
 }
 
-fn subtract(intervals: &[(DateTime<Utc>, DateTime<Utc>)], cut: (DateTime<Utc>, DateTime<Utc>)) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+fn subtract(
+    intervals: &[(DateTime<Utc>, DateTime<Utc>)],
+    cut: (DateTime<Utc>, DateTime<Utc>),
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
     let mut out = Vec::new();
     for &(begin, end) in intervals {
         if cut.1 <= begin || end <= cut.0 {
@@ -197,7 +200,8 @@ mod tests {
             let day = last_sunday(year, 3);
             let calendar = ProCalendar { weekly: every_day(time(1, 0), time(4, 0)), ..Default::default() };
             let starts = free_starts(&calendar, &request(zone, day, 60));
-            let local: Vec<String> = starts.iter().map(|s| s.with_timezone(&zone).format("%H:%M%:z").to_string()).collect();
+            let local: Vec<String> =
+                starts.iter().map(|s| s.with_timezone(&zone).format("%H:%M%:z").to_string()).collect();
             // 01:00 CET to 04:00 CEST is two real hours: starts from 01:00 to 03:00 local.
             assert_eq!(local.first().map(String::as_str), Some("01:00+01:00"), "{year}");
             assert_eq!(local.last().map(String::as_str), Some("03:00+02:00"), "{year}");
@@ -216,9 +220,13 @@ mod tests {
             let day = last_sunday(year, 10);
             let calendar = ProCalendar { weekly: every_day(time(1, 0), time(4, 0)), ..Default::default() };
             let starts = free_starts(&calendar, &request(zone, day, 60));
-            let local: Vec<String> = starts.iter().map(|s| s.with_timezone(&zone).format("%H:%M%:z").to_string()).collect();
+            let local: Vec<String> =
+                starts.iter().map(|s| s.with_timezone(&zone).format("%H:%M%:z").to_string()).collect();
             // Four real hours: 01:00 CEST to 04:00 CET, the 02:xx hour twice.
-            assert!(local.contains(&"02:30+02:00".to_owned()) && local.contains(&"02:30+01:00".to_owned()), "{year}: {local:?}");
+            assert!(
+                local.contains(&"02:30+02:00".to_owned()) && local.contains(&"02:30+01:00".to_owned()),
+                "{year}: {local:?}"
+            );
             assert_eq!(starts.len(), 13, "{year}: {local:?}");
             assert_eq!(*starts.last().unwrap() - starts[0], Duration::hours(3), "{year}");
         }
@@ -239,7 +247,8 @@ mod tests {
     fn busy_time_and_the_travel_buffer_block_slots() {
         let zone: Tz = "Europe/Amsterdam".parse().unwrap();
         let day = NaiveDate::from_ymd_opt(2026, 6, 10).unwrap();
-        let at = |h: u32, m: u32| zone.from_local_datetime(&day.and_time(time(h, m))).single().unwrap().with_timezone(&Utc);
+        let at =
+            |h: u32, m: u32| zone.from_local_datetime(&day.and_time(time(h, m))).single().unwrap().with_timezone(&Utc);
         // Booked 10:00-11:00 with a 30-minute buffer: busy until 11:30.
         let calendar = ProCalendar {
             weekly: every_day(time(9, 0), time(13, 0)),
@@ -261,7 +270,8 @@ mod tests {
     fn time_off_extra_hours_notice_and_horizon_are_respected() {
         let zone: Tz = "Europe/Amsterdam".parse().unwrap();
         let day = NaiveDate::from_ymd_opt(2026, 6, 10).unwrap();
-        let at = |h: u32, m: u32| zone.from_local_datetime(&day.and_time(time(h, m))).single().unwrap().with_timezone(&Utc);
+        let at =
+            |h: u32, m: u32| zone.from_local_datetime(&day.and_time(time(h, m))).single().unwrap().with_timezone(&Utc);
         let calendar = ProCalendar {
             weekly: every_day(time(9, 0), time(12, 0)),
             exceptions: vec![

@@ -118,3 +118,14 @@ pub async fn add_contract(
         .await?;
     Ok(inserted == 1)
 }
+
+/// The territory with this id.
+pub async fn find_by_id(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<Territory>> {
+    territories::table
+        .find(id)
+        .select(TerritoryRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+        .map(|row| row.map(Territory::from))
+}

@@ -2,6 +2,7 @@
 
 mod auth;
 mod authorization;
+mod bookings;
 mod catalog;
 mod cli;
 mod helpers;

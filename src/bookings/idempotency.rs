@@ -1,0 +1,114 @@
+//! `Idempotency-Key` for POSTs that create bookings: the same key with the
+//! same body returns the first answer; with another body, 409; while the first
+//! is still running, a retryable 409.
+
+use actix_web::http::StatusCode;
+use diesel::sql_types::{Integer, Jsonb, Nullable, Text, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::http::ApiError;
+
+/// What a key says about a request.
+pub enum Claim {
+    /// First time: go ahead, then [`remember`] the answer.
+    New,
+    /// Seen and answered: this was the answer.
+    Replay { status: u16, body: serde_json::Value },
+}
+
+#[derive(diesel::QueryableByName)]
+struct Stored {
+    #[diesel(sql_type = Text)]
+    request_hash: String,
+    #[diesel(sql_type = Text)]
+    state: String,
+    #[diesel(sql_type = Nullable<Integer>)]
+    response_status: Option<i32>,
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    response_body: Option<serde_json::Value>,
+}
+
+/// The SHA-256 of a request body as received.
+pub fn request_hash(body: &serde_json::Value) -> String {
+    hex::encode(Sha256::digest(body.to_string().as_bytes()))
+}
+
+/// Claims `key` for `account` (committed at once, so a concurrent duplicate
+/// sees it), or tells what it already holds.
+pub async fn claim(conn: &mut AsyncPgConnection, account: Uuid, key: &str, hash: &str) -> Result<Claim, ApiError> {
+    if key.is_empty() || key.len() > 200 || !key.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(ApiError::bad_request(
+            "invalid-idempotency-key",
+            "Idempotency-Key is 1 to 200 visible ASCII characters",
+        ));
+    }
+    let inserted = diesel::sql_query(
+        "INSERT INTO idempotency_keys (account_id, key, request_hash, state) VALUES ($1, $2, $3, 'running')
+         ON CONFLICT DO NOTHING",
+    )
+    .bind::<SqlUuid, _>(account)
+    .bind::<Text, _>(key)
+    .bind::<Text, _>(hash)
+    .execute(conn)
+    .await?;
+    if inserted == 1 {
+        return Ok(Claim::New);
+    }
+    let stored: Stored = diesel::sql_query(
+        "SELECT request_hash, state, response_status, response_body FROM idempotency_keys WHERE account_id = $1 AND key = $2",
+    )
+    .bind::<SqlUuid, _>(account)
+    .bind::<Text, _>(key)
+    .get_result(conn)
+    .await?;
+    if stored.request_hash != hash {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "idempotency-key-reused",
+            "Conflict",
+            "this Idempotency-Key was used with a different request",
+        ));
+    }
+    match (stored.state.as_str(), stored.response_status, stored.response_body) {
+        ("done", Some(status), Some(body)) => Ok(Claim::Replay { status: u16::try_from(status).unwrap_or(500), body }),
+        _ => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "idempotency-key-in-flight",
+            "Conflict",
+            "a request with this Idempotency-Key is still running; retry shortly",
+        )
+        .retry_after(1)),
+    }
+}
+
+/// Stores the answer to a key.
+pub async fn remember(
+    conn: &mut AsyncPgConnection,
+    account: Uuid,
+    key: &str,
+    status: u16,
+    body: &serde_json::Value,
+) -> Result<(), ApiError> {
+    diesel::sql_query(
+        "UPDATE idempotency_keys SET state = 'done', response_status = $3, response_body = $4 WHERE account_id = $1 AND key = $2",
+    )
+    .bind::<SqlUuid, _>(account)
+    .bind::<Text, _>(key)
+    .bind::<Integer, _>(i32::from(status))
+    .bind::<Jsonb, _>(body)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Releases a key whose request failed unexpectedly, so a retry can run.
+pub async fn release(conn: &mut AsyncPgConnection, account: Uuid, key: &str) -> Result<(), ApiError> {
+    diesel::sql_query("DELETE FROM idempotency_keys WHERE account_id = $1 AND key = $2 AND state = 'running'")
+        .bind::<SqlUuid, _>(account)
+        .bind::<Text, _>(key)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,498 @@
+//! `/api/v1/bookings...` on a territory host.
+
+use std::str::FromStr;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use scoped_futures::ScopedFutureExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::idempotency::{self, Claim};
+use super::model::{Action, Actor, Refusal, Status, cancellation_fee, transition};
+use super::store::{self, Booking, NewBooking, Visibility};
+use crate::clock::SharedClock;
+use crate::http::ApiError;
+use crate::identity::{Role, TerritoryMember};
+use crate::jobs::enqueue;
+use crate::scheduling::routes::{Search, prepare_search};
+use crate::scheduling::slots::is_free;
+use crate::schema::tenant::pros;
+use crate::tenancy::Territory;
+
+/// How long a booking holds its slot before it must move on.
+pub const HOLD: Duration = Duration::minutes(15);
+/// How long a pro has to answer a request (never past the start).
+pub const RESPONSE_TIME: Duration = Duration::hours(24);
+
+/// Registers the booking routes (under `/api/v1`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(create).service(list).service(show).service(preview_cancellation).service(act);
+}
+
+fn conflict(code: &'static str, detail: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, code, "Conflict", detail)
+}
+
+fn unprocessable(code: &'static str, detail: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, "Invalid input", detail)
+}
+
+#[derive(Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct NewBookingBody {
+    service: String,
+    start: DateTime<chrono::FixedOffset>,
+    pro: Option<Uuid>,
+    postcode: String,
+    address: String,
+    #[serde(default)]
+    notes: String,
+}
+
+impl NewBookingBody {
+    fn validate(&self) -> Result<String, ApiError> {
+        let compact: String = self.postcode.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
+        let valid = compact.len() == 6
+            && compact[..4].chars().all(|c| c.is_ascii_digit())
+            && !compact.starts_with('0')
+            && compact[4..].chars().all(|c| c.is_ascii_uppercase());
+        if !valid {
+            return Err(unprocessable("invalid-postcode", "a Dutch postcode such as 1011 AB"));
+        }
+        if !(1..=500).contains(&self.address.trim().chars().count()) {
+            return Err(unprocessable("invalid-address", "the address has 1 to 500 characters"));
+        }
+        if self.notes.chars().count() > 2000 {
+            return Err(unprocessable("invalid-notes", "notes have at most 2000 characters"));
+        }
+        Ok(compact)
+    }
+}
+
+/// Whether the member acting on `booking` is its customer, its pro or the
+/// franchisee (in that order of preference), or none of them.
+async fn actor_for(
+    conn: &mut AsyncPgConnection,
+    member: &TerritoryMember,
+    booking: &Booking,
+) -> Result<Option<Actor>, ApiError> {
+    if member.roles.contains(&Role::Franchisee) {
+        return Ok(Some(Actor::Franchisee));
+    }
+    if member.roles.contains(&Role::Pro) {
+        let pro_account: Option<Uuid> =
+            pros::table.find(booking.pro_id).select(pros::account_id).first(conn).await.optional()?;
+        if pro_account == Some(member.auth.account.id) {
+            return Ok(Some(Actor::Pro));
+        }
+    }
+    if booking.customer_account_id == member.auth.account.id {
+        return Ok(Some(Actor::Customer));
+    }
+    Ok(None)
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found("unknown-booking", "there is no such booking for you here")
+}
+
+async fn visible(
+    conn: &mut AsyncPgConnection,
+    member: &TerritoryMember,
+    id: Uuid,
+) -> Result<(Booking, Actor), ApiError> {
+    let booking = store::find(conn, id).await?.ok_or_else(not_found)?;
+    let actor = actor_for(conn, member, &booking).await?.ok_or_else(not_found)?;
+    Ok((booking, actor))
+}
+
+fn booking_json(booking: &Booking, territory: &Territory) -> Value {
+    let zone = chrono_tz::Tz::from_str(&territory.timezone).unwrap_or(chrono_tz::Europe::Amsterdam);
+    let mut value = serde_json::to_value(booking).unwrap_or(Value::Null);
+    value["status"] = json!(booking.state());
+    value["starts_at"] = json!(booking.starts_at.with_timezone(&zone).to_rfc3339());
+    value["ends_at"] = json!(booking.ends_at.with_timezone(&zone).to_rfc3339());
+    value["price"] = json!(crate::money::Money::euros(booking.price));
+    value
+}
+
+/// Picks the pro for `start`: the asked one if free, else the least loaded
+/// free one. The same function as the slot list decides "free".
+async fn choose_pro(
+    conn: &mut AsyncPgConnection,
+    search: &Search,
+    start: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(Uuid, i64), ApiError> {
+    let free: Vec<(Uuid, i64)> = search
+        .calendars
+        .iter()
+        .filter(|(_, calendar)| is_free(calendar, &search.request, start))
+        .map(|(id, calendar)| (*id, calendar.buffer_minutes))
+        .collect();
+    let ids: Vec<Uuid> = free.iter().map(|(id, _)| *id).collect();
+    let chosen = match ids.len() {
+        0 => None,
+        1 => ids.iter().next().copied(),
+        _ => store::least_loaded(conn, &ids, now).await?,
+    };
+    chosen
+        .and_then(|id| free.into_iter().find(|(pro, _)| *pro == id))
+        .ok_or_else(|| conflict("slot-unavailable", "no pro is free for this service at that start"))
+}
+
+/// Requests a booking. Needs an `Idempotency-Key`. The booking is HELD, then
+/// waits for the pro (or is confirmed at once for instantly bookable
+/// services); timers expire it if nobody moves it on.
+#[post("/bookings")]
+#[tracing::instrument(skip_all)]
+async fn create(
+    request: HttpRequest,
+    member: TerritoryMember,
+    body: web::Json<Value>,
+    clock: web::Data<SharedClock>,
+) -> Result<HttpResponse, ApiError> {
+    let key = request
+        .headers()
+        .get("idempotency-key")
+        .and_then(|value| value.to_str().ok())
+        .ok_or_else(|| ApiError::bad_request("missing-idempotency-key", "send an Idempotency-Key header"))?
+        .to_owned();
+    let raw = body.into_inner();
+    let input: NewBookingBody = serde_json::from_value(raw.clone())
+        .map_err(|e| ApiError::bad_request("malformed-body", format!("the JSON body is invalid: {e}")))?;
+    if !member.roles.contains(&Role::Customer) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not-a-customer",
+            "Forbidden",
+            "bookings are made by the territory's customers",
+        ));
+    }
+    let account = member.auth.account.id;
+    let mut conn = member.territory.connection().await?;
+    match idempotency::claim(&mut conn, account, &key, &idempotency::request_hash(&raw)).await? {
+        Claim::Replay { status, body } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            return Ok(HttpResponse::build(status).json(body));
+        }
+        Claim::New => {}
+    }
+    let outcome = book(&mut conn, &member, &input, clock.now()).await;
+    let (status, body) = match &outcome {
+        Ok(booking) => (StatusCode::CREATED, booking_json(booking, member.territory.territory())),
+        Err(error) if error.status_code().is_client_error() => (error.status_code(), error.body()),
+        Err(_) => {
+            idempotency::release(&mut conn, account, &key).await?;
+            return Err(outcome.err().unwrap_or_else(|| ApiError::internal(&"unknown")));
+        }
+    };
+    idempotency::remember(&mut conn, account, &key, status.as_u16(), &body).await?;
+    match outcome {
+        Ok(_) => Ok(HttpResponse::Created().json(body)),
+        Err(error) => Err(error),
+    }
+}
+
+async fn book(
+    conn: &mut AsyncPgConnection,
+    member: &TerritoryMember,
+    input: &NewBookingBody,
+    now: DateTime<Utc>,
+) -> Result<Booking, ApiError> {
+    let postcode = input.validate()?;
+    let territory = member.territory.territory();
+    let start = input.start.with_timezone(&Utc);
+    let zone = chrono_tz::Tz::from_str(&territory.timezone).unwrap_or(chrono_tz::Europe::Amsterdam);
+    let day = start.with_timezone(&zone).date_naive();
+    let search = prepare_search(conn, territory, &input.service, day, day, input.pro, Some(&postcode), now).await?;
+    let (pro_id, buffer) = choose_pro(conn, &search, start, now).await?;
+    let service = &search.service;
+    let new = NewBooking {
+        customer_account_id: member.auth.account.id,
+        pro_id,
+        service_code: service.code.clone(),
+        starts_at: start,
+        ends_at: start + Duration::minutes(i64::from(service.duration_minutes)),
+        buffer_minutes: i32::try_from(buffer).unwrap_or(0),
+        price: service.price,
+        vat_rate: service.vat_rate,
+        cancellation_free_hours: service.cancellation_free_hours,
+        cancellation_fee_percent: service.cancellation_fee_percent,
+        postcode,
+        address: input.address.trim().to_owned(),
+        notes: input.notes.clone(),
+        hold_expires_at: now + HOLD,
+        rescheduled_from: None,
+    };
+    let instant = service.instant_booking;
+    let account = member.auth.account.id;
+    let territory_id = territory.id;
+    let result = conn
+        .transaction::<_, diesel::result::Error, _>(|conn| {
+            async move { open_booking(conn, &new, instant, territory_id, Some(account), Actor::Customer, now).await }
+                .scope_boxed()
+        })
+        .await;
+    match result {
+        Ok(booking) => {
+            tracing::info!(booking.id = %booking.id, pro.id = %booking.pro_id, "booking requested");
+            Ok(booking)
+        }
+        Err(error) if store::is_overlap(&error) => {
+            Err(conflict("slot-taken", "that time was just taken; pick another"))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Inserts a HELD booking and moves it on (to AWAITING_PRO or CONFIRMED),
+/// recording each transition and scheduling its timers, in the caller's
+/// transaction.
+async fn open_booking(
+    conn: &mut AsyncPgConnection,
+    new: &NewBooking,
+    instant: bool,
+    territory_id: i64,
+    account: Option<Uuid>,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<Booking> {
+    let held = store::insert(conn, new).await?;
+    store::record_event(conn, held.id, None, Status::Held, actor, account, now).await?;
+    // No payment step yet (issue 6 places the hold here): the booking moves on.
+    let (next, respond_by) = if instant {
+        (Status::Confirmed, None)
+    } else {
+        (Status::AwaitingPro, Some((now + RESPONSE_TIME).min(new.starts_at)))
+    };
+    let booking = store::move_status(conn, held.id, Status::Held, next, respond_by, None, None, now)
+        .await?
+        .ok_or(diesel::result::Error::NotFound)?;
+    store::record_event(conn, held.id, Some(Status::Held), next, Actor::System, None, now).await?;
+    let payload = json!({ "booking": booking.id });
+    enqueue(conn, "booking.expire_hold", Some(territory_id), payload.clone(), new.hold_expires_at).await?;
+    if let Some(deadline) = respond_by {
+        enqueue(conn, "booking.respond_deadline", Some(territory_id), payload.clone(), deadline).await?;
+    }
+    enqueue(conn, "booking.complete", Some(territory_id), payload, booking.ends_at).await?;
+    Ok(booking)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<i32>,
+}
+
+/// The bookings the asker may see: a customer its own, a pro those assigned
+/// to it, the franchisee all of the territory's.
+#[get("/bookings")]
+async fn list(member: TerritoryMember, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::bad_request("malformed-query", "limit is between 1 and 200"));
+    }
+    let mut conn = member.territory.connection().await?;
+    let who = if member.roles.contains(&Role::Franchisee) {
+        Visibility::Everything
+    } else if member.roles.contains(&Role::Pro) {
+        let pro: Option<Uuid> = pros::table
+            .filter(pros::account_id.eq(member.auth.account.id))
+            .select(pros::id)
+            .first(&mut *conn)
+            .await
+            .optional()?;
+        match pro {
+            Some(pro) => Visibility::Pro(pro),
+            None => Visibility::Customer(member.auth.account.id),
+        }
+    } else {
+        Visibility::Customer(member.auth.account.id)
+    };
+    let territory = member.territory.territory();
+    let bookings: Vec<Value> =
+        store::list(&mut conn, &who, limit).await?.iter().map(|b| booking_json(b, territory)).collect();
+    Ok(HttpResponse::Ok().json(json!({ "bookings": bookings })))
+}
+
+/// One booking with its history.
+#[get("/bookings/{id}")]
+async fn show(member: TerritoryMember, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let mut conn = member.territory.connection().await?;
+    let (booking, _) = visible(&mut conn, &member, *path).await?;
+    let mut body = booking_json(&booking, member.territory.territory());
+    body["events"] = json!(store::events(&mut conn, booking.id).await?);
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// The fee a cancellation now would cost, under the snapshotted policy.
+#[get("/bookings/{id}/cancellation")]
+async fn preview_cancellation(
+    member: TerritoryMember,
+    path: web::Path<Uuid>,
+    clock: web::Data<SharedClock>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = member.territory.connection().await?;
+    let (booking, actor) = visible(&mut conn, &member, *path).await?;
+    let fee = cancellation_fee(
+        booking.price,
+        booking.starts_at,
+        booking.cancellation_free_hours,
+        booking.cancellation_fee_percent,
+        clock.now(),
+        actor,
+    );
+    Ok(HttpResponse::Ok().json(json!({ "fee": fee, "free_until_hours_before": booking.cancellation_free_hours })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ActionBody {
+    start: Option<DateTime<chrono::FixedOffset>>,
+}
+
+/// accept, decline, cancel, complete, no-show, reschedule.
+#[post("/bookings/{id}/{action}")]
+async fn act(
+    member: TerritoryMember,
+    path: web::Path<(Uuid, String)>,
+    body: Option<web::Json<ActionBody>>,
+    clock: web::Data<SharedClock>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, action_name) = path.into_inner();
+    let action = match action_name.as_str() {
+        "accept" => Action::Accept,
+        "decline" => Action::Decline,
+        "cancel" => Action::Cancel,
+        "complete" => Action::Complete,
+        "no-show" => Action::NoShow,
+        "reschedule" => Action::Reschedule,
+        _ => return Err(ApiError::not_found("no-such-route", "there is no such booking action")),
+    };
+    let now = clock.now();
+    let mut conn = member.territory.connection().await?;
+    let (booking, actor) = visible(&mut conn, &member, id).await?;
+    let to = transition(booking.state(), action, actor).map_err(|refusal| match refusal {
+        Refusal::NotYours(detail) => ApiError::new(StatusCode::FORBIDDEN, "action-not-allowed", "Forbidden", detail),
+        Refusal::WrongState(from) => {
+            conflict("invalid-transition", format!("a {} booking cannot be {action_name}ed", from.as_str()))
+        }
+    })?;
+    if matches!(action, Action::Complete | Action::NoShow) && now < booking.starts_at {
+        return Err(conflict("not-started", "the appointment has not started yet"));
+    }
+    if action == Action::Reschedule {
+        let start =
+            body.and_then(|b| b.start).ok_or_else(|| ApiError::bad_request("missing-start", "give the new start"))?;
+        let moved = reschedule(&mut conn, &member, &booking, start.with_timezone(&Utc), actor, now).await?;
+        return Ok(HttpResponse::Created().json(booking_json(&moved, member.territory.territory())));
+    }
+    let fee = (action == Action::Cancel).then(|| {
+        cancellation_fee(
+            booking.price,
+            booking.starts_at,
+            booking.cancellation_free_hours,
+            booking.cancellation_fee_percent,
+            now,
+            actor,
+        )
+        .amount()
+    });
+    let account = member.auth.account.id;
+    let from = booking.state();
+    let moved = conn
+        .transaction::<_, diesel::result::Error, _>(|conn| {
+            async move {
+                let cancelled_by = (action == Action::Cancel).then_some(actor);
+                let moved = store::move_status(conn, id, from, to, None, cancelled_by, fee, now).await?;
+                if moved.is_some() {
+                    store::record_event(conn, id, Some(from), to, actor, Some(account), now).await?;
+                }
+                Ok(moved)
+            }
+            .scope_boxed()
+        })
+        .await?
+        .ok_or_else(|| conflict("invalid-transition", "the booking changed meanwhile; reload it"))?;
+    let mut body = booking_json(&moved, member.territory.territory());
+    if let Some(fee) = fee {
+        body["cancellation_fee"] = json!(crate::money::Money::euros(fee));
+    }
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// Moves a booking to a new start with the same pro: the old one becomes
+/// RESCHEDULED and the new one is created, linked both ways, atomically.
+async fn reschedule(
+    conn: &mut AsyncPgConnection,
+    member: &TerritoryMember,
+    old: &Booking,
+    start: DateTime<Utc>,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> Result<Booking, ApiError> {
+    let territory = member.territory.territory();
+    let zone = chrono_tz::Tz::from_str(&territory.timezone).unwrap_or(chrono_tz::Europe::Amsterdam);
+    let day = start.with_timezone(&zone).date_naive();
+    let mut search = prepare_search(conn, territory, &old.service_code, day, day, Some(old.pro_id), None, now).await?;
+    // The booking being moved does not stand in its own way.
+    for (_, calendar) in &mut search.calendars {
+        calendar.busy.retain(|&(b, _)| b != old.starts_at);
+    }
+    let (pro_id, buffer) = choose_pro(conn, &search, start, now).await?;
+    let new = NewBooking {
+        customer_account_id: old.customer_account_id,
+        pro_id,
+        service_code: old.service_code.clone(),
+        starts_at: start,
+        ends_at: start + (old.ends_at - old.starts_at),
+        buffer_minutes: i32::try_from(buffer).unwrap_or(0),
+        price: old.price,
+        vat_rate: old.vat_rate,
+        cancellation_free_hours: old.cancellation_free_hours,
+        cancellation_fee_percent: old.cancellation_fee_percent,
+        postcode: old.postcode.clone(),
+        address: old.address.clone(),
+        notes: old.notes.clone(),
+        hold_expires_at: now + HOLD,
+        rescheduled_from: Some(old.id),
+    };
+    let (old_id, from) = (old.id, old.state());
+    let instant = from == Status::Confirmed;
+    let account = member.auth.account.id;
+    let territory_id = territory.id;
+    let result = conn
+        .transaction::<_, diesel::result::Error, _>(|conn| {
+            async move {
+                store::move_status(conn, old_id, from, Status::Rescheduled, None, None, None, now)
+                    .await?
+                    .ok_or(diesel::result::Error::RollbackTransaction)?;
+                store::record_event(conn, old_id, Some(from), Status::Rescheduled, actor, Some(account), now).await?;
+                let moved = open_booking(conn, &new, instant, territory_id, Some(account), actor, now).await?;
+                diesel::sql_query("UPDATE bookings SET rescheduled_to = $2 WHERE id = $1")
+                    .bind::<diesel::sql_types::Uuid, _>(old_id)
+                    .bind::<diesel::sql_types::Uuid, _>(moved.id)
+                    .execute(conn)
+                    .await?;
+                Ok(moved)
+            }
+            .scope_boxed()
+        })
+        .await;
+    match result {
+        Ok(booking) => Ok(booking),
+        Err(error) if store::is_overlap(&error) => {
+            Err(conflict("slot-taken", "that time was just taken; pick another"))
+        }
+        Err(diesel::result::Error::RollbackTransaction) => {
+            Err(conflict("invalid-transition", "the booking changed meanwhile"))
+        }
+        Err(error) => Err(error.into()),
+    }
+}

@@ -1,0 +1,42 @@
+//! The booking timers, run by the job worker on the booking's territory:
+//! each acts only if the booking is still where the timer expects it, so a
+//! timer that runs twice, or late, changes nothing.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::model::{Actor, Status};
+use super::store;
+use crate::jobs::Job;
+use crate::tenancy::{BoundConnection, Territory};
+
+/// Runs one booking job.
+pub async fn handle(
+    conn: &mut BoundConnection,
+    territory: &Territory,
+    job: &Job,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let booking_id: Uuid = job
+        .payload
+        .get("booking")
+        .and_then(|value| value.as_str())
+        .and_then(|value| value.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("job {} has no booking id", job.id))?;
+    type Due = fn(&store::Booking) -> Option<DateTime<Utc>>;
+    let (from, to, due): (Status, Status, Due) = match job.kind.as_str() {
+        "booking.expire_hold" => (Status::Held, Status::Expired, |b| b.hold_expires_at),
+        "booking.respond_deadline" => (Status::AwaitingPro, Status::Expired, |b| b.respond_by),
+        "booking.complete" => (Status::Confirmed, Status::Completed, |b| Some(b.ends_at)),
+        other => anyhow::bail!("unknown job kind {other:?}"),
+    };
+    let Some(booking) = store::find(conn, booking_id).await? else { return Ok(()) };
+    if booking.state() != from || due(&booking).is_none_or(|at| at > now) {
+        return Ok(());
+    }
+    if store::move_status(conn, booking_id, from, to, None, None, None, now).await?.is_some() {
+        store::record_event(conn, booking_id, Some(from), to, Actor::System, None, now).await?;
+        tracing::info!(territory = %territory.slug, booking.id = %booking_id, to = to.as_str(), "booking timer fired");
+    }
+    Ok(())
+}

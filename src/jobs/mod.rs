@@ -1,0 +1,10 @@
+//! The job queue in PostgreSQL: timers and background work. A job carries its
+//! territory and runs on a connection bound to it; jobs are claimed with
+//! `FOR UPDATE SKIP LOCKED`, retried with exponential backoff, idempotent, and
+//! kept when they fail for good, for inspection.
+
+pub mod queue;
+pub mod worker;
+
+pub use queue::{Job, enqueue};
+pub use worker::{JobOutcome, run_due_jobs, run_worker};

@@ -1,0 +1,292 @@
+//! Availability (set by the pro or its franchisee) and the slot search.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, post, put, web};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::Integer;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use scoped_futures::ScopedFutureExt;
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::slots::{ProCalendar, SlotRequest, free_starts};
+use super::store;
+use crate::catalog::effective::{EffectiveService, effective_catalog};
+use crate::catalog::routes::{local_date, unprocessable};
+use crate::clock::SharedClock;
+use crate::http::ApiError;
+use crate::identity::{Role, TerritoryFranchisee, TerritoryMember};
+use crate::tenancy::{CurrentTerritory, Territory};
+
+/// Registers the scheduling routes (under `/api/v1`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(slots).service(own_availability).service(pro_availability).service(own_exception);
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WeeklyInput {
+    weekday: u32,
+    starts: NaiveTime,
+    ends: NaiveTime,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AvailabilityInput {
+    buffer_minutes: Option<i32>,
+    weekly: Vec<WeeklyInput>,
+}
+
+impl AvailabilityInput {
+    fn validate(&self) -> Result<(), String> {
+        if self.weekly.len() > 50 {
+            return Err("at most 50 weekly intervals".into());
+        }
+        if self.weekly.iter().any(|w| !(1..=7).contains(&w.weekday) || w.starts >= w.ends) {
+            return Err("each interval has a weekday 1 (Monday) to 7 and starts before it ends".into());
+        }
+        if self.buffer_minutes.is_some_and(|b| !(0..=240).contains(&b)) {
+            return Err("buffer_minutes is 0 to 240".into());
+        }
+        Ok(())
+    }
+}
+
+async fn replace_availability(
+    conn: &mut AsyncPgConnection,
+    pro_id: Uuid,
+    input: &AvailabilityInput,
+) -> Result<(), ApiError> {
+    input.validate().map_err(|e| unprocessable("invalid-availability", e))?;
+    conn.transaction::<_, diesel::result::Error, _>(|conn| {
+        async move {
+            diesel::sql_query("DELETE FROM availability_rules WHERE pro_id = $1")
+                .bind::<diesel::sql_types::Uuid, _>(pro_id)
+                .execute(conn)
+                .await?;
+            for interval in &input.weekly {
+                diesel::sql_query(
+                    "INSERT INTO availability_rules (pro_id, weekday, starts, ends) VALUES ($1, $2, $3, $4)",
+                )
+                .bind::<diesel::sql_types::Uuid, _>(pro_id)
+                .bind::<diesel::sql_types::SmallInt, _>(i16::try_from(interval.weekday).unwrap_or(0))
+                .bind::<diesel::sql_types::Time, _>(interval.starts)
+                .bind::<diesel::sql_types::Time, _>(interval.ends)
+                .execute(conn)
+                .await?;
+            }
+            if let Some(buffer) = input.buffer_minutes {
+                diesel::sql_query("UPDATE pros SET buffer_minutes = $2 WHERE id = $1")
+                    .bind::<diesel::sql_types::Uuid, _>(pro_id)
+                    .bind::<Integer, _>(buffer)
+                    .execute(conn)
+                    .await?;
+            }
+            Ok(())
+        }
+        .scope_boxed()
+    })
+    .await?;
+    Ok(())
+}
+
+/// The pro's own profile id, for a member with the pro role.
+pub async fn own_pro_id(member: &TerritoryMember, conn: &mut AsyncPgConnection) -> Result<Uuid, ApiError> {
+    use crate::schema::tenant::pros;
+    if !member.roles.contains(&Role::Pro) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not-a-pro",
+            "Forbidden",
+            "this endpoint is for the territory's pros",
+        ));
+    }
+    pros::table
+        .filter(pros::account_id.eq(member.auth.account.id))
+        .select(pros::id)
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| {
+            ApiError::new(StatusCode::CONFLICT, "no-profile", "Conflict", "set a profile first (PUT /pro/profile)")
+        })
+}
+
+/// A pro sets its weekly hours (replacing them) and travel buffer.
+#[put("/pro/availability")]
+async fn own_availability(
+    member: TerritoryMember,
+    body: web::Json<AvailabilityInput>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = member.territory.connection().await?;
+    let pro_id = own_pro_id(&member, &mut conn).await?;
+    replace_availability(&mut conn, pro_id, &body).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The franchisee sets a pro's weekly hours and travel buffer.
+#[put("/pros/{id}/availability")]
+async fn pro_availability(
+    franchisee: TerritoryFranchisee,
+    path: web::Path<Uuid>,
+    body: web::Json<AvailabilityInput>,
+) -> Result<HttpResponse, ApiError> {
+    use crate::schema::tenant::pros;
+    let mut conn = franchisee.territory.connection().await?;
+    let exists: i64 = pros::table.filter(pros::id.eq(*path)).count().get_result(&mut *conn).await?;
+    if exists == 0 {
+        return Err(ApiError::not_found("unknown-pro", "there is no such pro in this territory"));
+    }
+    replace_availability(&mut conn, *path, &body).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "lowercase")]
+enum ExceptionKind {
+    Off,
+    Extra,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExceptionInput {
+    day: NaiveDate,
+    kind: ExceptionKind,
+    starts: Option<NaiveTime>,
+    ends: Option<NaiveTime>,
+}
+
+/// A pro adds time off (all day without times) or extra hours on a date.
+#[post("/pro/availability/exceptions")]
+async fn own_exception(member: TerritoryMember, body: web::Json<ExceptionInput>) -> Result<HttpResponse, ApiError> {
+    let times_ok = match (body.starts, body.ends) {
+        (Some(s), Some(e)) => s < e,
+        (None, None) => matches!(body.kind, ExceptionKind::Off),
+        _ => false,
+    };
+    if !times_ok {
+        return Err(unprocessable("invalid-exception", "give starts before ends (or neither, for a whole day off)"));
+    }
+    let mut conn = member.territory.connection().await?;
+    let pro_id = own_pro_id(&member, &mut conn).await?;
+    let kind = match body.kind {
+        ExceptionKind::Off => "off",
+        ExceptionKind::Extra => "extra",
+    };
+    diesel::sql_query(
+        "INSERT INTO availability_exceptions (pro_id, day, kind, starts, ends) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(pro_id)
+    .bind::<diesel::sql_types::Date, _>(body.day)
+    .bind::<diesel::sql_types::Text, _>(kind)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Time>, _>(body.starts)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Time>, _>(body.ends)
+    .execute(&mut *conn)
+    .await?;
+    Ok(HttpResponse::Created().finish())
+}
+
+/// Everything a slot search or a booking check needs.
+pub struct Search {
+    pub service: EffectiveService,
+    pub request: SlotRequest,
+    pub calendars: Vec<(Uuid, ProCalendar)>,
+}
+
+/// Loads the service, the notice and horizon, and the candidate pros'
+/// calendars for local dates `from..=to`.
+pub async fn prepare_search(
+    conn: &mut AsyncPgConnection,
+    territory: &Territory,
+    service_code: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    pro: Option<Uuid>,
+    postcode: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Search, ApiError> {
+    let service = effective_catalog(conn, local_date(territory))
+        .await?
+        .into_iter()
+        .find(|service| service.code == service_code)
+        .ok_or_else(|| {
+            ApiError::not_found("unknown-service", format!("this territory does not offer {service_code:?}"))
+        })?;
+    let horizon: i32 = crate::schema::tenant::settings::table
+        .select(crate::schema::tenant::settings::booking_horizon_days)
+        .first(conn)
+        .await?;
+    let zone = chrono_tz::Tz::from_str(&territory.timezone).unwrap_or(chrono_tz::Europe::Amsterdam);
+    let request = SlotRequest {
+        zone,
+        from,
+        to,
+        duration_minutes: i64::from(service.duration_minutes),
+        earliest: now + Duration::minutes(i64::from(service.min_notice_minutes)),
+        latest: now + Duration::days(i64::from(horizon)),
+    };
+    let pros = store::candidate_pros(conn, service_code, postcode, pro).await?;
+    let window_start = from.and_time(NaiveTime::MIN).and_utc() - Duration::days(1);
+    let window_end = to.and_time(NaiveTime::MIN).and_utc() + Duration::days(2);
+    let calendars = store::calendars(conn, &pros, window_start, window_end).await?;
+    Ok(Search { service, request, calendars })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlotQuery {
+    service: String,
+    from: NaiveDate,
+    to: NaiveDate,
+    pro: Option<Uuid>,
+    postcode: Option<String>,
+}
+
+/// Free start times (RFC 3339 with the territory's offset) with the pros free
+/// at each. Public.
+#[get("/slots")]
+async fn slots(
+    current: CurrentTerritory,
+    query: web::Query<SlotQuery>,
+    clock: web::Data<SharedClock>,
+) -> Result<HttpResponse, ApiError> {
+    if query.to < query.from || (query.to - query.from).num_days() > 31 {
+        return Err(ApiError::bad_request("invalid-range", "to is on or after from, at most 31 days later"));
+    }
+    let mut conn = current.connection().await?;
+    let territory = current.territory();
+    let search = prepare_search(
+        &mut conn,
+        territory,
+        &query.service,
+        query.from,
+        query.to,
+        query.pro,
+        query.postcode.as_deref(),
+        clock.now(),
+    )
+    .await?;
+    let mut by_start: BTreeMap<DateTime<Utc>, Vec<Uuid>> = BTreeMap::new();
+    for (pro, calendar) in &search.calendars {
+        for start in free_starts(calendar, &search.request) {
+            by_start.entry(start).or_default().push(*pro);
+        }
+    }
+    let zone = search.request.zone;
+    let slots: Vec<_> = by_start
+        .into_iter()
+        .map(|(start, pros)| json!({ "start": start.with_timezone(&zone).to_rfc3339(), "pros": pros }))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "service": search.service.code,
+        "duration_minutes": search.service.duration_minutes,
+        "slots": slots,
+    })))
+}
