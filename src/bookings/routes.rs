@@ -121,29 +121,26 @@ fn booking_json(booking: &Booking, territory: &Territory) -> Value {
     value
 }
 
-/// Picks the pro for `start`: the asked one if free, else the least loaded
-/// free one. The same function as the slot list decides "free".
-async fn choose_pro(
+/// The pros free at `start`, the least loaded first (ties by id): the asked
+/// one alone if it is free. The same function as the slot list decides "free".
+async fn free_pros(
     conn: &mut AsyncPgConnection,
     search: &Search,
     start: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<(Uuid, i64), ApiError> {
+) -> Result<Vec<(Uuid, i64)>, ApiError> {
     let free: Vec<(Uuid, i64)> = search
         .calendars
         .iter()
         .filter(|(_, calendar)| is_free(calendar, &search.request, start))
         .map(|(id, calendar)| (*id, calendar.buffer_minutes))
         .collect();
+    if free.is_empty() {
+        return Err(conflict("slot-unavailable", "no pro is free for this service at that start"));
+    }
     let ids: Vec<Uuid> = free.iter().map(|(id, _)| *id).collect();
-    let chosen = match ids.len() {
-        0 => None,
-        1 => ids.iter().next().copied(),
-        _ => store::least_loaded(conn, &ids, now).await?,
-    };
-    chosen
-        .and_then(|id| free.into_iter().find(|(pro, _)| *pro == id))
-        .ok_or_else(|| conflict("slot-unavailable", "no pro is free for this service at that start"))
+    let order = store::by_load(conn, &ids, now).await?;
+    Ok(order.into_iter().filter_map(|id| free.iter().find(|(pro, _)| *pro == id).copied()).collect())
 }
 
 /// Requests a booking. Needs an `Idempotency-Key`. The booking is HELD, then
@@ -211,44 +208,47 @@ async fn book(
     let zone = chrono_tz::Tz::from_str(&territory.timezone).unwrap_or(chrono_tz::Europe::Amsterdam);
     let day = start.with_timezone(&zone).date_naive();
     let search = prepare_search(conn, territory, &input.service, day, day, input.pro, Some(&postcode), now).await?;
-    let (pro_id, buffer) = choose_pro(conn, &search, start, now).await?;
+    let candidates = free_pros(conn, &search, start, now).await?;
     let service = &search.service;
-    let new = NewBooking {
-        customer_account_id: member.auth.account.id,
-        pro_id,
-        service_code: service.code.clone(),
-        starts_at: start,
-        ends_at: start + Duration::minutes(i64::from(service.duration_minutes)),
-        buffer_minutes: i32::try_from(buffer).unwrap_or(0),
-        price: service.price,
-        vat_rate: service.vat_rate,
-        cancellation_free_hours: service.cancellation_free_hours,
-        cancellation_fee_percent: service.cancellation_fee_percent,
-        postcode,
-        address: input.address.trim().to_owned(),
-        notes: input.notes.clone(),
-        hold_expires_at: now + HOLD,
-        rescheduled_from: None,
-    };
-    let instant = service.instant_booking;
-    let account = member.auth.account.id;
     let territory_id = territory.id;
-    let result = conn
-        .transaction::<_, diesel::result::Error, _>(|conn| {
-            async move { open_booking(conn, &new, instant, territory_id, Some(account), Actor::Customer, now).await }
-                .scope_boxed()
-        })
-        .await;
-    match result {
-        Ok(booking) => {
-            tracing::info!(booking.id = %booking.id, pro.id = %booking.pro_id, "booking requested");
-            Ok(booking)
+    let account = member.auth.account.id;
+    // Concurrent requests may pick the same pro; the database refuses all but
+    // one, and the others try the next free pro.
+    for (pro_id, buffer) in candidates {
+        let new = NewBooking {
+            customer_account_id: account,
+            pro_id,
+            service_code: service.code.clone(),
+            starts_at: start,
+            ends_at: start + Duration::minutes(i64::from(service.duration_minutes)),
+            buffer_minutes: i32::try_from(buffer).unwrap_or(0),
+            price: service.price,
+            vat_rate: service.vat_rate,
+            cancellation_free_hours: service.cancellation_free_hours,
+            cancellation_fee_percent: service.cancellation_fee_percent,
+            postcode: postcode.clone(),
+            address: input.address.trim().to_owned(),
+            notes: input.notes.clone(),
+            hold_expires_at: now + HOLD,
+            rescheduled_from: None,
+        };
+        let instant = service.instant_booking;
+        let result = conn
+            .transaction::<_, diesel::result::Error, _>(|conn| {
+                async move { open_booking(conn, &new, instant, territory_id, Some(account), Actor::Customer, now).await }
+                    .scope_boxed()
+            })
+            .await;
+        match result {
+            Ok(booking) => {
+                tracing::info!(booking.id = %booking.id, pro.id = %booking.pro_id, "booking requested");
+                return Ok(booking);
+            }
+            Err(error) if store::is_overlap(&error) => continue,
+            Err(error) => return Err(error.into()),
         }
-        Err(error) if store::is_overlap(&error) => {
-            Err(conflict("slot-taken", "that time was just taken; pick another"))
-        }
-        Err(error) => Err(error.into()),
     }
+    Err(conflict("slot-taken", "that time was just taken; pick another"))
 }
 
 /// Inserts a HELD booking and moves it on (to AWAITING_PRO or CONFIRMED),
@@ -445,7 +445,11 @@ async fn reschedule(
     for (_, calendar) in &mut search.calendars {
         calendar.busy.retain(|&(b, _)| b != old.starts_at);
     }
-    let (pro_id, buffer) = choose_pro(conn, &search, start, now).await?;
+    let (pro_id, buffer) = free_pros(conn, &search, start, now)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| conflict("slot-unavailable", "the pro is not free at that start"))?;
     let new = NewBooking {
         customer_account_id: old.customer_account_id,
         pro_id,

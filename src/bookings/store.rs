@@ -246,23 +246,23 @@ struct Load {
     pro_id: Uuid,
 }
 
-/// Of `pros`, the one with the fewest upcoming blocking bookings (ties by id):
-/// fair assignment when the customer names no pro.
-pub async fn least_loaded(
+/// `pros` ordered by their upcoming blocking bookings, fewest first (ties by
+/// id): fair assignment when the customer names no pro.
+pub async fn by_load(
     conn: &mut AsyncPgConnection,
     pros: &[Uuid],
     now: DateTime<Utc>,
-) -> diesel::QueryResult<Option<Uuid>> {
+) -> diesel::QueryResult<Vec<Uuid>> {
     let loads: Vec<Load> = diesel::sql_query(
         "SELECT p.id AS pro_id
            FROM unnest($1::uuid[]) AS p(id)
            LEFT JOIN bookings b ON b.pro_id = p.id AND b.starts_at >= $2
                                 AND b.status IN ('held', 'awaiting_pro', 'confirmed')
-          GROUP BY p.id ORDER BY count(b.id), p.id LIMIT 1",
+          GROUP BY p.id ORDER BY count(b.id), p.id",
     )
     .bind::<diesel::sql_types::Array<SqlUuid>, _>(pros)
     .bind::<Timestamptz, _>(now)
     .load(conn)
     .await?;
-    Ok(loads.into_iter().next().map(|load| load.pro_id))
+    Ok(loads.into_iter().map(|load| load.pro_id).collect())
 }

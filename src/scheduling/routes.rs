@@ -11,7 +11,6 @@ use diesel::sql_types::Integer;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use scoped_futures::ScopedFutureExt;
 use serde::Deserialize;
-use serde_json::json;
 use uuid::Uuid;
 
 use super::slots::{ProCalendar, SlotRequest, free_starts};
@@ -280,13 +279,26 @@ async fn slots(
         }
     }
     let zone = search.request.zone;
-    let slots: Vec<_> = by_start
-        .into_iter()
-        .map(|(start, pros)| json!({ "start": start.with_timezone(&zone).to_rfc3339(), "pros": pros }))
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "service": search.service.code,
-        "duration_minutes": search.service.duration_minutes,
-        "slots": slots,
-    })))
+    let slots: Vec<Slot<'_>> =
+        by_start.iter().map(|(start, pros)| Slot { start: start.with_timezone(&zone).to_rfc3339(), pros }).collect();
+    Ok(HttpResponse::Ok().json(SlotList {
+        service: &search.service.code,
+        duration_minutes: search.service.duration_minutes,
+        slots,
+    }))
+}
+
+/// A free start and the pros free at it.
+#[derive(serde::Serialize)]
+struct Slot<'a> {
+    start: String,
+    pros: &'a [Uuid],
+}
+
+/// The answer of a slot search.
+#[derive(serde::Serialize)]
+struct SlotList<'a> {
+    service: &'a str,
+    duration_minutes: i32,
+    slots: Vec<Slot<'a>>,
 }

@@ -1,0 +1,210 @@
+//! Scheduling benchmark (run by `scripts/bench-scheduling`): slot search for
+//! one service with 50 pros over 30 days, each with a working week and
+//! existing bookings; and bookings created per second by 8 concurrent
+//! clients on distinct slots. Needs BENCH_DATABASE_URL (a superuser).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use careservice::config::ServerSettings;
+use careservice::database::migrations::migrate_hq;
+use careservice::identity::password::PasswordHasherPool;
+use careservice::identity::{Role, store as accounts};
+use careservice::startup::Application;
+use careservice::tenancy::TenancyPool;
+use careservice::tenancy::connection::PoolSettings;
+use careservice::tenancy::provision::provision;
+use careservice::tenancy::request::OnboardingRequest;
+use careservice::tenancy::templates::Steps;
+use chrono::{Datelike, NaiveTime, TimeZone, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+
+const PROS: usize = 50;
+const DAYS: i64 = 30;
+const SEARCHES: usize = 200;
+const CLIENTS: usize = 8;
+const BOOKINGS_PER_CLIENT: usize = 50;
+const PASSWORD: &str = "fiets-kaas-molen-regen";
+
+fn url_with(base: &str, database: &str, user: &str) -> String {
+    let (prefix, query) = base.split_once('?').unwrap_or((base, ""));
+    let server = prefix.rsplit_once('/').map_or(prefix, |(server, _)| server);
+    let query: Vec<&str> = query.split('&').filter(|p| !p.starts_with("user=") && !p.is_empty()).collect();
+    format!("{server}/{database}?{}&user={user}", query.join("&"))
+}
+
+fn ms(sorted: &[Duration], q: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1000.0
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let admin = std::env::var("BENCH_DATABASE_URL")?;
+    let mut root = AsyncPgConnection::establish(&url_with(&admin, "postgres", "postgres")).await?;
+    root.batch_execute("DROP DATABASE IF EXISTS careservice_bench_scheduling").await?;
+    root.batch_execute(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cs_bench') THEN
+           CREATE ROLE cs_bench LOGIN NOINHERIT CREATEROLE; END IF; END $$;",
+    )
+    .await?;
+    root.batch_execute("CREATE DATABASE careservice_bench_scheduling OWNER cs_bench").await?;
+    let mut superuser =
+        AsyncPgConnection::establish(&url_with(&admin, "careservice_bench_scheduling", "postgres")).await?;
+    superuser.batch_execute("GRANT USAGE, CREATE ON SCHEMA public TO cs_bench").await?;
+    let url = url_with(&admin, "careservice_bench_scheduling", "cs_bench");
+    migrate_hq(&url).await?;
+    let pool = TenancyPool::new(&url, &PoolSettings::default())?;
+    let request = OnboardingRequest { slug: "amsterdam".into(), name: "Amsterdam".into(), ..Default::default() };
+    let territory =
+        provision(&pool, &Steps::embedded()?, &request.validate("localhost").map_err(anyhow::Error::msg)?, None)
+            .await?;
+
+    // 50 pros, Monday to Friday 08:00-18:00 and Saturday 09:00-13:00, each
+    // with a booking on most working days in the next 30 days.
+    superuser
+        .batch_execute(&format!(
+            "SET search_path = {schema};
+             INSERT INTO pros (account_id, display_name, status, postcodes)
+               SELECT gen_random_uuid(), 'Pro ' || i, 'active', '{{1011,1012}}' FROM generate_series(1, {PROS}) i;
+             INSERT INTO pro_offerings (pro_id, service_code) SELECT id, 'personal-care' FROM pros;
+             INSERT INTO availability_rules (pro_id, weekday, starts, ends)
+               SELECT p.id, d, time '08:00', time '18:00' FROM pros p, generate_series(1, 5) d
+               UNION ALL SELECT p.id, 6, time '09:00', time '13:00' FROM pros p;
+             INSERT INTO bookings (customer_account_id, pro_id, service_code, starts_at, ends_at, buffer_minutes, blocked,
+                                   status, price, vat_rate, cancellation_free_hours, cancellation_fee_percent, postcode, address)
+               SELECT gen_random_uuid(), p.id, 'personal-care', s, s + interval '1 hour', 15,
+                      tstzrange(s, s + interval '75 minutes'), 'confirmed', 58, 0.21, 24, 50, '1011AB', 'Damrak 1'
+                 FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM pros) p,
+                      generate_series(1, {DAYS}) day,
+                      LATERAL (SELECT (date_trunc('day', now() AT TIME ZONE 'Europe/Amsterdam') + day * interval '1 day'
+                                       + (9 + (p.n + day) % 7) * interval '1 hour') AT TIME ZONE 'Europe/Amsterdam' AS s) t
+                WHERE extract(isodow FROM s AT TIME ZONE 'Europe/Amsterdam') <= 5;",
+            schema = territory.schema_name
+        ))
+        .await?;
+    let hash = PasswordHasherPool::new(1).hash(PASSWORD).await?;
+    {
+        let mut conn = pool.hq().await?;
+        for client in 0..CLIENTS {
+            let email = format!("klant{client}@bench.nl");
+            if let Some(account) = accounts::insert_account(&mut conn, &email, &email, &hash, "Klant").await? {
+                accounts::add_membership(&mut conn, account.id, Some(territory.id), Role::Customer).await?;
+            }
+        }
+    }
+
+    let settings = ServerSettings { bind: "127.0.0.1:0".parse()?, run_worker: false, ..ServerSettings::default() };
+    let application = Application::build(&settings, &url).await?;
+    let base = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    let client = reqwest::Client::new();
+
+    let zone: chrono_tz::Tz = "Europe/Amsterdam".parse()?;
+    let today = Utc::now().with_timezone(&zone).date_naive();
+    let from = today.succ_opt().unwrap_or(today);
+    let to = from + chrono::Duration::days(DAYS - 1);
+    let search_url = format!("{base}/api/v1/slots?service=personal-care&from={from}&to={to}");
+    let mut latencies = Vec::with_capacity(SEARCHES);
+    let mut slots = 0;
+    for index in 0..SEARCHES + 10 {
+        let started = Instant::now();
+        let response = client.get(&search_url).header("host", "amsterdam.localhost").send().await?;
+        anyhow::ensure!(response.status().is_success(), "slot search failed: {}", response.status());
+        let body: serde_json::Value = response.json().await?;
+        if index >= 10 {
+            latencies.push(started.elapsed());
+        }
+        slots = body["slots"].as_array().map_or(0, Vec::len);
+    }
+    latencies.sort();
+    println!(
+        "slot search, 1 service, {PROS} pros, {DAYS} days ({slots} start times): p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms over {SEARCHES} requests (goal p95 <= 20 ms)",
+        ms(&latencies, 0.5),
+        ms(&latencies, 0.95),
+        ms(&latencies, 1.0)
+    );
+
+    // Bookings: 8 clients, each on its own days and times.
+    let mut tokens = Vec::new();
+    for index in 0..CLIENTS {
+        let body = serde_json::json!({ "email": format!("klant{index}@bench.nl"), "password": PASSWORD });
+        let signed: serde_json::Value = client
+            .post(format!("{base}/api/v1/auth/sign-in"))
+            .header("host", "amsterdam.localhost")
+            .json(&body)
+            .send()
+            .await?
+            .json()
+            .await?;
+        tokens.push(signed["token"].as_str().unwrap_or_default().to_owned());
+    }
+    let weekdays: Vec<chrono::NaiveDate> =
+        (0..DAYS).map(|d| from + chrono::Duration::days(d)).filter(|d| d.weekday().number_from_monday() <= 5).collect();
+    // One client alone first: the latency of a single booking.
+    let mut alone = Vec::new();
+    for n in 0..20 {
+        let day = weekdays[weekdays.len() - 1 - n % 5];
+        let time = NaiveTime::from_hms_opt(17, 0, 0).unwrap_or_default();
+        let Some(start) = zone.from_local_datetime(&day.and_time(time)).single() else { continue };
+        let body = serde_json::json!({ "service": "personal-care", "start": start.to_rfc3339(), "postcode": "1011 AB", "address": "Damrak 1" });
+        let began = Instant::now();
+        let _ = client
+            .post(format!("{base}/api/v1/bookings"))
+            .header("host", "amsterdam.localhost")
+            .header("idempotency-key", format!("alone-{n}"))
+            .bearer_auth(&tokens[0])
+            .json(&body)
+            .send()
+            .await?;
+        alone.push(began.elapsed());
+    }
+    alone.sort();
+    println!("one booking at a time: p50 {:.1} ms, p95 {:.1} ms", ms(&alone, 0.5), ms(&alone, 0.95));
+    let weekdays = Arc::new(weekdays);
+    let started = Instant::now();
+    let tasks: Vec<_> = tokens
+        .into_iter()
+        .enumerate()
+        .map(|(index, token)| {
+            let (client, base, weekdays) = (client.clone(), base.clone(), Arc::clone(&weekdays));
+            tokio::spawn(async move {
+                let mut created = 0;
+                let mut refused = 0;
+                for n in 0..BOOKINGS_PER_CLIENT {
+                    let day = weekdays[n % weekdays.len()];
+                    let minutes = 8 * 60 + 15 * u32::try_from(index + CLIENTS * (n / weekdays.len())).unwrap_or(0);
+                    let Some(time) = NaiveTime::from_hms_opt(minutes / 60 % 24, minutes % 60, 0) else { continue };
+                    let Some(start) = zone.from_local_datetime(&day.and_time(time)).single() else { continue };
+                    let body = serde_json::json!({ "service": "personal-care", "start": start.to_rfc3339(),
+                                                   "postcode": "1011 AB", "address": "Damrak 1" });
+                    let response = client
+                        .post(format!("{base}/api/v1/bookings"))
+                        .header("host", "amsterdam.localhost")
+                        .header("idempotency-key", format!("bench-{index}-{n}"))
+                        .bearer_auth(&token)
+                        .json(&body)
+                        .send()
+                        .await;
+                    match response.map(|r| r.status().as_u16()) {
+                        Ok(201) => created += 1,
+                        _ => refused += 1,
+                    }
+                }
+                (created, refused)
+            })
+        })
+        .collect();
+    let (mut created, mut refused) = (0, 0);
+    for task in tasks {
+        let (c, r) = task.await.unwrap_or((0, 0));
+        created += c;
+        refused += r;
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "bookings, {CLIENTS} concurrent clients on distinct slots: {created} created ({refused} refused) in {:.2} s = {:.0} bookings/s",
+        elapsed.as_secs_f64(),
+        f64::from(created) / elapsed.as_secs_f64()
+    );
+    Ok(())
+}
