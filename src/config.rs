@@ -45,6 +45,10 @@ pub struct ServerSettings {
     pub clock: SharedClock,
     /// Whether this process runs the job worker too.
     pub run_worker: bool,
+    /// SMTP server for the mail outbox (smtp:// or smtps://); the log when None.
+    pub smtp_url: Option<String>,
+    /// The sender of outgoing mail.
+    pub mail_from: String,
 }
 
 impl Default for ServerSettings {
@@ -61,6 +65,8 @@ impl Default for ServerSettings {
             limits: Limits::default(),
             clock: crate::clock::system(),
             run_worker: true,
+            smtp_url: None,
+            mail_from: "CareService <no-reply@careservice.localhost>".to_owned(),
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::http;
 use crate::http::client_ip::TrustedProxies;
 use crate::http::security::{portal_cors, security_headers, tls_config};
 use crate::identity::IdentityState;
-use crate::identity::mail::run_delivery;
+use crate::identity::mail::{MailTransport, run_delivery};
 use crate::identity::ratelimit::RateLimiter;
 use crate::jobs::run_worker;
 use crate::telemetry::RequestSpan;
@@ -62,7 +62,10 @@ impl Application {
         let port = listener.local_addr()?.port();
         let mut background = vec![
             tokio::spawn(listen_for_changes(database_url.to_owned(), subscriptions)),
-            tokio::spawn(run_delivery(pool.clone())),
+            tokio::spawn(run_delivery(
+                pool.clone(),
+                MailTransport::new(settings.smtp_url.as_deref(), &settings.mail_from)?,
+            )),
         ];
         if settings.run_worker {
             background.push(tokio::spawn(run_worker(pool.clone(), settings.clock.clone())));

@@ -92,6 +92,12 @@ pub struct ServeArgs {
     /// PEM certificate chain: serve HTTPS (with HSTS) instead of HTTP.
     #[arg(long, env = "CARESERVICE_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
+    /// SMTP server for outgoing mail (smtp://user:pass@host:587?tls=required, smtps://...); without it mail is logged.
+    #[arg(long, env = "CARESERVICE_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of outgoing mail.
+    #[arg(long, env = "CARESERVICE_MAIL_FROM", default_value = "CareService <no-reply@careservice.localhost>")]
+    pub mail_from: String,
     /// Do not run the job worker in this process (run `careservice worker` instead).
     #[arg(long)]
     pub no_worker: bool,

@@ -12,17 +12,28 @@ use crate::database::{Database, login_role_problems};
 use crate::startup::Application;
 use crate::tenancy::connection::PoolSettings;
 
-/// Runs the server.
-pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<ExitCode> {
+/// The server settings the command line asks for.
+pub fn server_settings(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<ServerSettings> {
     let trusted_proxies = parse_trusted_proxies(&args.trusted_proxies).map_err(anyhow::Error::msg)?;
-    let settings = ServerSettings {
+    let defaults = ServerSettings::default();
+    Ok(ServerSettings {
         bind: args.bind,
         base_domain: global.base_domain.to_ascii_lowercase(),
         trusted_proxies,
-        workers: args.workers.unwrap_or_else(|| ServerSettings::default().workers),
+        workers: args.workers.unwrap_or(defaults.workers),
         pool: PoolSettings { max_size: args.pool_size.max(1), ..PoolSettings::default() },
-        ..ServerSettings::default()
-    };
+        redis_url: args.redis_url.clone().filter(|url| !url.is_empty()),
+        tls: args.tls_cert.clone().zip(args.tls_key.clone()),
+        run_worker: !args.no_worker,
+        smtp_url: args.smtp_url.clone().filter(|url| !url.is_empty()),
+        mail_from: args.mail_from.clone(),
+        ..defaults
+    })
+}
+
+/// Runs the server.
+pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let settings = server_settings(global, args)?;
     let database = Database::open(&global.database_source()).await?;
     let outcome = serve_on(&settings, database.url()).await;
     database.close().await?;
@@ -75,4 +86,52 @@ pub async fn worker(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     }
     database.close().await?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::server_settings;
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn every_serve_flag_reaches_the_server_settings() {
+        let cli = Cli::parse_from([
+            "careservice",
+            "--base-domain",
+            "CareService.NL",
+            "serve",
+            "--bind",
+            "0.0.0.0:9000",
+            "--trusted-proxies",
+            "10.0.0.0/8",
+            "--workers",
+            "3",
+            "--pool-size",
+            "7",
+            "--redis-url",
+            "redis://127.0.0.1:6390",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--no-worker",
+            "--smtp-url",
+            "smtp://127.0.0.1:2525",
+            "--mail-from",
+            "Zorg <a@b.nl>",
+        ]);
+        let Command::Serve(args) = &cli.command else { panic!("not serve") };
+        let settings = server_settings(&cli.global, args).unwrap();
+        assert_eq!(settings.bind.to_string(), "0.0.0.0:9000");
+        assert_eq!(settings.base_domain, "careservice.nl");
+        assert_eq!(settings.trusted_proxies.len(), 1);
+        assert_eq!((settings.workers, settings.pool.max_size), (3, 7));
+        assert_eq!(settings.redis_url.as_deref(), Some("redis://127.0.0.1:6390"));
+        assert_eq!(settings.tls, Some(("c.pem".into(), "k.pem".into())));
+        assert!(!settings.run_worker);
+        assert_eq!(settings.smtp_url.as_deref(), Some("smtp://127.0.0.1:2525"));
+        assert_eq!(settings.mail_from, "Zorg <a@b.nl>");
+    }
 }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::mfa;
-use super::routes::limit;
+use super::routes::{caller_ip, limit};
 use super::session::Authenticated;
 use super::state::IdentityState;
 use super::store;
@@ -59,11 +59,13 @@ struct Code {
 /// passed it, and the answer holds ten backup codes, shown this once.
 #[post("/auth/mfa/confirm")]
 async fn confirm(
+    request: actix_web::HttpRequest,
     auth: Authenticated,
     body: web::Json<Code>,
     pool: web::Data<TenancyPool>,
     state: web::Data<IdentityState>,
 ) -> Result<HttpResponse, ApiError> {
+    limit(&state, "mfa:ip", &caller_ip(&request), state.limits.sign_in_per_ip).await?;
     limit(&state, "mfa:account", &auth.account.id.to_string(), state.limits.mfa_per_account).await?;
     let secret = match (&auth.account.totp_secret, auth.account.has_mfa()) {
         (Some(secret), false) => secret,
@@ -100,11 +102,13 @@ struct Verification {
 /// backup code (each usable once).
 #[post("/auth/mfa/verify")]
 async fn verify(
+    request: actix_web::HttpRequest,
     auth: Authenticated,
     body: web::Json<Verification>,
     pool: web::Data<TenancyPool>,
     state: web::Data<IdentityState>,
 ) -> Result<HttpResponse, ApiError> {
+    limit(&state, "mfa:ip", &caller_ip(&request), state.limits.sign_in_per_ip).await?;
     limit(&state, "mfa:account", &auth.account.id.to_string(), state.limits.mfa_per_account).await?;
     let secret = match (&auth.account.totp_secret, auth.account.has_mfa()) {
         (Some(secret), true) => secret,

@@ -7,6 +7,7 @@ mod catalog;
 mod cli;
 mod helpers;
 mod isolation;
+mod mail;
 mod migrations;
 mod onboarding;
 mod routing;
