@@ -6,8 +6,9 @@
 //! [`super::notify`]); a positive entry also expires, as a safety net should a
 //! notification be lost.
 
-use std::sync::Arc;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use moka::Expiry;
@@ -89,6 +90,8 @@ pub struct TerritoryResolver {
     /// Bumped by every invalidation: a lookup that started before one may
     /// have read the old registry, so its result is not trusted.
     generation: AtomicU64,
+    /// The hosts that name a territory, and the generation they were read in.
+    known: Mutex<Option<(u64, Arc<HashSet<String>>)>>,
     pool: TenancyPool,
 }
 
@@ -100,7 +103,14 @@ impl TerritoryResolver {
             .max_capacity(settings.capacity)
             .expire_after(HostExpiry { known_ttl: settings.known_ttl, unknown_ttl: settings.unknown_ttl })
             .build();
-        Self { hq_host: format!("hq.{base_domain}"), base_domain, cache, generation: AtomicU64::new(0), pool }
+        Self {
+            hq_host: format!("hq.{base_domain}"),
+            base_domain,
+            cache,
+            generation: AtomicU64::new(0),
+            known: Mutex::new(None),
+            pool,
+        }
     }
 
     /// What `raw_host` (a Host header value, port and case ignored) names.
@@ -128,6 +138,11 @@ impl TerritoryResolver {
     }
 
     async fn lookup(&self, host: &str) -> Result<Cached, ResolveFailure> {
+        // Hosts that name no territory are answered from the set of known
+        // hosts: a flood of random Host headers costs one query in all.
+        if !self.known_hosts().await?.contains(host) {
+            return Ok(None);
+        }
         let slug = host
             .strip_suffix(&self.base_domain)
             .and_then(|rest| rest.strip_suffix('.'))
@@ -140,6 +155,26 @@ impl TerritoryResolver {
             None => store::find_by_domain(&mut conn, host).await?,
         };
         Ok(found.map(Arc::new))
+    }
+
+    /// Every host that names a territory (slug hosts and custom domains), as
+    /// of the current cache generation.
+    async fn known_hosts(&self) -> Result<Arc<HashSet<String>>, ResolveFailure> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        if let Ok(known) = self.known.lock() {
+            if let Some((loaded_in, hosts)) = known.as_ref() {
+                if *loaded_in == generation {
+                    return Ok(Arc::clone(hosts));
+                }
+            }
+        }
+        let mut conn = self.pool.hq().await?;
+        let hosts: HashSet<String> = store::all_hosts(&mut conn, &self.base_domain).await?.into_iter().collect();
+        let hosts = Arc::new(hosts);
+        if let Ok(mut known) = self.known.lock() {
+            *known = Some((generation, Arc::clone(&hosts)));
+        }
+        Ok(hosts)
     }
 }
 

@@ -129,3 +129,10 @@ pub async fn find_by_id(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Op
         .optional()
         .map(|row| row.map(Territory::from))
 }
+
+/// Every host that names a territory: `SLUG.base_domain` and custom domains.
+pub async fn all_hosts(conn: &mut AsyncPgConnection, base_domain: &str) -> QueryResult<Vec<String>> {
+    let slugs: Vec<String> = territories::table.select(territories::slug).load(conn).await?;
+    let domains: Vec<String> = territory_domains::table.select(territory_domains::host).load(conn).await?;
+    Ok(slugs.into_iter().map(|slug| format!("{slug}.{base_domain}")).chain(domains).collect())
+}
