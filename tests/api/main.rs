@@ -10,4 +10,5 @@ mod isolation;
 mod mail;
 mod migrations;
 mod onboarding;
+mod resilience;
 mod routing;
