@@ -15,6 +15,7 @@ use crate::config::ServerSettings;
 use crate::hq::routes::BaseDomain;
 use crate::http;
 use crate::http::client_ip::TrustedProxies;
+use crate::http::metrics::{Metrics, record as record_metrics};
 use crate::http::security::{portal_cors, security_headers, tls_config};
 use crate::identity::IdentityState;
 use crate::identity::mail::{MailTransport, run_delivery};
@@ -71,6 +72,7 @@ impl Application {
             background.push(tokio::spawn(run_worker(pool.clone(), settings.clock.clone())));
         }
         let clock = web::Data::new(settings.clock.clone());
+        let metrics = web::Data::new(Metrics::new()?);
         let pool = web::Data::new(pool);
         let catalog = web::Data::new(catalog);
         let identity = web::Data::new(identity);
@@ -81,6 +83,7 @@ impl Application {
         let tls = settings.tls.is_some();
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(record_metrics))
                 .wrap(security_headers(tls))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(pool.clone())
@@ -88,11 +91,13 @@ impl Application {
                 .app_data(identity.clone())
                 .app_data(catalog.clone())
                 .app_data(clock.clone())
+                .app_data(metrics.clone())
                 .app_data(trusted.clone())
                 .app_data(base.clone())
                 .app_data(web::PayloadConfig::new(256 * 1024))
                 .configure(http::errors::configure)
                 .configure(http::health::configure)
+                .configure(http::metrics::configure)
                 .service(
                     web::scope("/api/v1")
                         .wrap(portal_cors(&base_domain))

@@ -46,8 +46,13 @@ impl EffectiveCatalogs {
         E: Send + Sync + 'static,
     {
         let generation = self.generation.load(Ordering::SeqCst);
-        let first = async { build().await.map(|bytes| (generation, bytes)) };
+        let missed = std::sync::atomic::AtomicBool::new(false);
+        let first = async {
+            missed.store(true, Ordering::Relaxed);
+            build().await.map(|bytes| (generation, bytes))
+        };
         let (built_in, bytes) = self.cache.try_get_with(key, first).await?;
+        crate::http::metrics::cache_lookup("catalog", !missed.load(Ordering::Relaxed));
         if built_in == self.generation.load(Ordering::SeqCst) {
             return Ok(bytes);
         }

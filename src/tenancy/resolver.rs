@@ -120,9 +120,14 @@ impl TerritoryResolver {
             return Ok(HostTarget::Hq);
         }
         let generation = self.generation.load(Ordering::SeqCst);
-        let lookup = async { self.lookup(&host).await.map(|found| (generation, found)) };
+        let missed = std::sync::atomic::AtomicBool::new(false);
+        let lookup = async {
+            missed.store(true, Ordering::Relaxed);
+            self.lookup(&host).await.map(|found| (generation, found))
+        };
         let (looked_up_in, mut found) =
             self.cache.try_get_with_by_ref(&host, lookup).await.map_err(ResolveError::Database)?;
+        crate::http::metrics::cache_lookup("hosts", !missed.load(Ordering::Relaxed));
         if looked_up_in != self.generation.load(Ordering::SeqCst) {
             // The registry changed while (or since) this was looked up.
             self.cache.invalidate(&host).await;

@@ -255,3 +255,27 @@ async fn a_new_territory_is_served_at_once_even_after_its_host_was_cached_as_unk
     .await;
     assert!(seen.is_some(), "a new territory stayed unknown");
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template_and_territory_without_raw_paths() {
+    let app = spawn_app().await;
+    app.onboard("amsterdam").await;
+    for _ in 0..3 {
+        assert_eq!(app.get("amsterdam.localhost", "/api/v1/territory").await.status(), 200);
+    }
+    app.get("amsterdam.localhost", "/api/v1/catalog").await;
+    app.get("amsterdam.localhost", "/api/v1/catalog").await;
+    app.get("amsterdam.localhost", "/api/v1/bookings/0b7f2a54-1111-4c4c-9999-123456789abc").await;
+    app.get("amsterdam.localhost", "/api/v1/no/such/path/8f3e").await;
+    let text = app.get("localhost", "/metrics").await.text().await.unwrap();
+    let line = |needle: &str| text.lines().find(|l| l.starts_with(needle) || l.contains(needle)).map(str::to_owned);
+    let requests = line(r#"careservice_http_requests_total{method="GET",route="/api/v1/territory",status="200"}"#);
+    assert!(requests.is_some_and(|l| l.ends_with(" 3")), "{text}");
+    assert!(line(r#"territory="amsterdam""#).is_some(), "{text}");
+    assert!(line(r#"route="/api/v1/bookings/{id}""#).is_some(), "{text}");
+    assert!(line(r#"cache_lookups_total{cache="catalog",outcome="hit"}"#).is_some(), "{text}");
+    assert!(line("careservice_db_pool_connections").is_some() && line("careservice_jobs_due").is_some(), "{text}");
+    for raw in ["0b7f2a54", "8f3e", "no/such"] {
+        assert!(!text.contains(raw), "a raw path reached the labels: {raw}");
+    }
+}
