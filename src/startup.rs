@@ -108,6 +108,7 @@ impl Application {
                         .configure(crate::catalog::configure)
                         .configure(crate::scheduling::configure)
                         .configure(crate::bookings::configure)
+                        .configure(crate::jobs::configure)
                         .default_service(web::to(http::errors::no_such_route)),
                 )
                 .default_service(web::to(http::errors::no_such_route))

@@ -4,7 +4,9 @@
 //! kept when they fail for good, for inspection.
 
 pub mod queue;
+pub mod routes;
 pub mod worker;
 
 pub use queue::{Job, enqueue};
+pub use routes::configure;
 pub use worker::{JobOutcome, run_due_jobs, run_worker};

@@ -391,3 +391,49 @@ async fn a_reschedule_moves_the_booking_and_links_the_two() {
     assert_eq!(old["status"], "RESCHEDULED");
     assert_eq!(old["rescheduled_to"], moved["id"]);
 }
+
+#[tokio::test]
+async fn a_job_that_fails_for_good_is_kept_listed_for_hq_and_can_be_retried() {
+    let s = scene().await;
+    let territory_id = {
+        let mut conn = s.app.pool.hq().await.unwrap();
+        careservice::tenancy::store::find_by_slug(&mut conn, "amsterdam").await.unwrap().unwrap().id
+    };
+    diesel_async::SimpleAsyncConnection::batch_execute(
+        &mut s.app.db.admin().await,
+        &format!(
+            "INSERT INTO hq.jobs (kind, territory_id, payload, run_at, max_attempts)
+             VALUES ('booking.expire_hold', {territory_id}, '{{}}', now() - interval '1 minute', 2)"
+        ),
+    )
+    .await
+    .unwrap();
+    let clock: SharedClock = s.clock.clone();
+    let first = run_due_jobs(&s.app.pool, &clock).await.unwrap();
+    assert!(matches!(first[0].1, JobOutcome::Failed(_)), "{first:?}");
+    // Retried after its backoff, then kept as failed.
+    assert!(run_due_jobs(&s.app.pool, &clock).await.unwrap().is_empty(), "retried before its backoff");
+    s.clock.advance(Duration::seconds(5));
+    assert_eq!(run_due_jobs(&s.app.pool, &clock).await.unwrap().len(), 1);
+    s.clock.advance(Duration::hours(2));
+    assert!(run_due_jobs(&s.app.pool, &clock).await.unwrap().is_empty(), "a failed job ran again");
+
+    let admin = s.app.hq_admin_token("hq@voorbeeld.nl").await;
+    let failed: Value = s
+        .app
+        .call(Method::GET, "hq.localhost", "/api/v1/hq/jobs/failed", None, Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let job = &failed["jobs"][0];
+    assert_eq!((job["territory"].clone(), job["attempts"].clone()), (json!("amsterdam"), json!(2)));
+    assert!(job["last_error"].as_str().unwrap().contains("no booking id"), "{job}");
+    let retry =
+        s.app.post("hq.localhost", &format!("/api/v1/hq/jobs/{}/retry", job["id"]), &json!({}), Some(&admin)).await;
+    assert_eq!(retry.status(), 204);
+    // The retry is due at the real time now; the test clock is ahead of it.
+    assert_eq!(run_due_jobs(&s.app.pool, &clock).await.unwrap().len(), 1);
+    let by_customer = s.app.call(Method::GET, "hq.localhost", "/api/v1/hq/jobs/failed", None, Some(&s.customer)).await;
+    assert_eq!(by_customer.status(), 403);
+}
