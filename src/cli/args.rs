@@ -57,6 +57,16 @@ pub enum Command {
     Admin(AdminCommand),
     /// Run the job worker alone (serve runs one too unless --no-worker).
     Worker,
+    /// Check the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Report what is set, what is defaulted and what is wrong (secrets masked).
+    Check,
 }
 
 /// `admin ...`.

@@ -2,6 +2,7 @@
 
 mod admin;
 mod args;
+mod config_check;
 mod serve;
 mod territory;
 
@@ -9,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use args::{AdminCommand, Cli, Command, GlobalArgs};
+pub use args::{AdminCommand, Cli, Command, ConfigCommand, GlobalArgs};
 
 /// Exit code of `territory create` when the territory already exists, so that
 /// onboarding scripts can skip it.
@@ -46,6 +47,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate => territory::migrate_everything(&cli.global).await,
         Command::Territory(command) => territory::run(&cli.global, command).await,
         Command::Worker => serve::worker(&cli.global).await,
+        Command::Config(ConfigCommand::Check) => Ok(config_check::run()),
         Command::Admin(AdminCommand::Create { email, name }) => {
             admin::create(&cli.global, &email, name.as_deref()).await
         }

@@ -99,3 +99,19 @@ async fn suspend_resume_archive_and_drop_follow_the_lifecycle() {
     let show = careservice(&db.url, &["territory", "show", "amsterdam"]);
     assert!(text(&show.stderr).contains("no territory"), "{}", text(&show.stderr));
 }
+
+#[test]
+fn config_check_names_what_is_wrong_and_never_prints_a_secret() {
+    let output = Command::new(env!("CARGO_BIN_EXE_careservice"))
+        .env("DATABASE_URL", "postgresql://app:hunter2-secret@db.internal/cs")
+        .env("REDIS_URL", "redis://:another-secret@cache:6379")
+        .env("CARESERVICE_TRUSTED_PROXIES", "10.0.0.0/8, proxy.example")
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("WRONG  CARESERVICE_TRUSTED_PROXIES"), "{stdout}");
+    assert!(stdout.contains("ok     DATABASE_URL"), "{stdout}");
+    assert!(!stdout.contains("hunter2-secret") && !stdout.contains("another-secret"), "{stdout}");
+}
