@@ -138,6 +138,7 @@ pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> diesel::QueryResult
 
 /// Moves a booking from `from` to `to` if it is still in `from`; sets the
 /// optional fields given. None when it was no longer in `from`.
+#[expect(clippy::too_many_arguments, reason = "one conditional UPDATE with its optional columns")]
 pub async fn move_status(
     conn: &mut AsyncPgConnection,
     id: Uuid,

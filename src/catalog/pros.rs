@@ -186,6 +186,9 @@ struct ServiceQuery {
     service: String,
 }
 
+/// id, display name, bio, languages, postcodes and own price of a listed pro.
+type PublicProRow = (Uuid, String, String, Vec<String>, Vec<String>, Option<Decimal>);
+
 /// A pro as the public sees it.
 #[derive(Serialize)]
 struct PublicPro {
@@ -204,7 +207,7 @@ async fn public_pros(current: CurrentTerritory, query: web::Query<ServiceQuery>)
     let service = store::service(&mut conn, &query.service)
         .await?
         .ok_or_else(|| ApiError::not_found("unknown-service", format!("there is no service {:?}", query.service)))?;
-    let rows: Vec<(Uuid, String, String, Vec<String>, Vec<String>, Option<Decimal>)> = pros::table
+    let rows: Vec<PublicProRow> = pros::table
         .inner_join(pro_offerings::table)
         .filter(pros::status.eq("active"))
         .filter(pro_offerings::service_code.eq(&service.code))

@@ -73,13 +73,13 @@ fn check_within_bounds(tailoring: &Override, service: &Service) -> Result<(), St
             ));
         }
     }
-    if let Some(minutes) = tailoring.duration_minutes {
-        if minutes < service.min_duration_minutes || minutes > service.max_duration_minutes {
-            return Err(format!(
-                "duration_minutes must be between {} and {} for {}",
-                service.min_duration_minutes, service.max_duration_minutes, service.code
-            ));
-        }
+    if let Some(minutes) = tailoring.duration_minutes
+        && (minutes < service.min_duration_minutes || minutes > service.max_duration_minutes)
+    {
+        return Err(format!(
+            "duration_minutes must be between {} and {} for {}",
+            service.min_duration_minutes, service.max_duration_minutes, service.code
+        ));
     }
     for (field, value, min) in [("name_nl", &tailoring.name_nl, 1), ("name_en", &tailoring.name_en, 1)] {
         if let Some(value) = value {

@@ -70,10 +70,10 @@ impl SettingsChange {
                 return Err(format!("{field} is a colour such as #1a2b3c"));
             }
         }
-        if let Some(url) = &self.portal_logo_url {
-            if !url.starts_with("https://") || url.len() > 2048 || url.chars().any(char::is_whitespace) {
-                return Err("portal_logo_url is an https:// URL of at most 2048 characters".into());
-            }
+        if let Some(url) = &self.portal_logo_url
+            && (!url.starts_with("https://") || url.len() > 2048 || url.chars().any(char::is_whitespace))
+        {
+            return Err("portal_logo_url is an https:// URL of at most 2048 characters".into());
         }
         if self.cancellation_free_hours.is_some_and(|h| !(0..=168).contains(&h)) {
             return Err("cancellation_free_hours is 0 to 168".into());

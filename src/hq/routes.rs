@@ -144,10 +144,10 @@ async fn change(
             ContractRates::new(c.franchise_rate, c.hq_rate).map_err(|e| unprocessable("invalid-rates", e.to_string()))
         })
         .transpose()?;
-    if let Some(contract) = &body.contract {
-        if contract.effective_from < chrono::Utc::now().date_naive() {
-            return Err(unprocessable("contract-in-the-past", "a new contract starts today or later"));
-        }
+    if let Some(contract) = &body.contract
+        && contract.effective_from < chrono::Utc::now().date_naive()
+    {
+        return Err(unprocessable("contract-in-the-past", "a new contract starts today or later"));
     }
     let status_change = body.status.as_ref().map(|status| match status {
         StatusChange::Suspended => (TerritoryStatus::Active, TerritoryStatus::Suspended),
@@ -159,30 +159,31 @@ async fn change(
     // Both changes or neither.
     conn.transaction::<_, ApiError, _>(|conn| {
         async move {
-            if let Some((from, to)) = status_change {
-                if current.status != to && !store::change_status(conn, current.id, &[from], to).await? {
-                    return Err(ApiError::new(
-                        StatusCode::CONFLICT,
-                        "invalid-status-change",
-                        "Conflict",
-                        format!(
-                            "territory {:?} is {}; it cannot become {}",
-                            current.slug,
-                            current.status.as_str(),
-                            to.as_str()
-                        ),
-                    ));
-                }
+            if let Some((from, to)) = status_change
+                && current.status != to
+                && !store::change_status(conn, current.id, &[from], to).await?
+            {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "invalid-status-change",
+                    "Conflict",
+                    format!(
+                        "territory {:?} is {}; it cannot become {}",
+                        current.slug,
+                        current.status.as_str(),
+                        to.as_str()
+                    ),
+                ));
             }
-            if let Some((effective_from, rates)) = contract {
-                if !store::add_contract(conn, current.id, effective_from, rates).await? {
-                    return Err(ApiError::new(
-                        StatusCode::CONFLICT,
-                        "contract-exists",
-                        "Conflict",
-                        "a contract already starts that day",
-                    ));
-                }
+            if let Some((effective_from, rates)) = contract
+                && !store::add_contract(conn, current.id, effective_from, rates).await?
+            {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "contract-exists",
+                    "Conflict",
+                    "a contract already starts that day",
+                ));
             }
             Ok(())
         }

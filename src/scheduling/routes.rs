@@ -201,6 +201,7 @@ pub struct Search {
 
 /// Loads the service, the notice and horizon, and the candidate pros'
 /// calendars for local dates `from..=to`.
+#[expect(clippy::too_many_arguments, reason = "the search's parts, all used by the one query set")]
 pub async fn prepare_search(
     conn: &mut AsyncPgConnection,
     territory: &Territory,

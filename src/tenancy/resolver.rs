@@ -166,12 +166,11 @@ impl TerritoryResolver {
     /// of the current cache generation.
     async fn known_hosts(&self) -> Result<Arc<HashSet<String>>, ResolveFailure> {
         let generation = self.generation.load(Ordering::SeqCst);
-        if let Ok(known) = self.known.lock() {
-            if let Some((loaded_in, hosts)) = known.as_ref() {
-                if *loaded_in == generation {
-                    return Ok(Arc::clone(hosts));
-                }
-            }
+        if let Ok(known) = self.known.lock()
+            && let Some((loaded_in, hosts)) = known.as_ref()
+            && *loaded_in == generation
+        {
+            return Ok(Arc::clone(hosts));
         }
         let mut conn = self.pool.hq().await?;
         let hosts: HashSet<String> = store::all_hosts(&mut conn, &self.base_domain).await?.into_iter().collect();

@@ -246,6 +246,9 @@ fn start_redis() -> Redis {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    let mut child = child;
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("redis-server did not start");
 }
 

@@ -1,3 +1,5 @@
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "a test that cannot set up or assert should fail loudly")]
+
 //! Integration tests: the real application over HTTP and the real database.
 
 mod auth;
