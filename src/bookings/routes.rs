@@ -1,7 +1,5 @@
 //! `/api/v1/bookings...` on a territory host.
 
-use std::str::FromStr;
-
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
 use chrono::{DateTime, Duration, Utc};
@@ -34,14 +32,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(create).service(list).service(show).service(preview_cancellation).service(act);
 }
 
-fn conflict(code: &'static str, detail: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, code, "Conflict", detail)
-}
-
-fn unprocessable(code: &'static str, detail: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, "Invalid input", detail)
-}
-
 #[derive(Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 struct NewBookingBody {
@@ -62,13 +52,13 @@ impl NewBookingBody {
             && !compact.starts_with('0')
             && compact[4..].chars().all(|c| c.is_ascii_uppercase());
         if !valid {
-            return Err(unprocessable("invalid-postcode", "a Dutch postcode such as 1011 AB"));
+            return Err(ApiError::unprocessable("invalid-postcode", "a Dutch postcode such as 1011 AB"));
         }
         if !(1..=500).contains(&self.address.trim().chars().count()) {
-            return Err(unprocessable("invalid-address", "the address has 1 to 500 characters"));
+            return Err(ApiError::unprocessable("invalid-address", "the address has 1 to 500 characters"));
         }
         if self.notes.chars().count() > 2000 {
-            return Err(unprocessable("invalid-notes", "notes have at most 2000 characters"));
+            return Err(ApiError::unprocessable("invalid-notes", "notes have at most 2000 characters"));
         }
         Ok(compact)
     }
@@ -112,7 +102,7 @@ async fn visible(
 }
 
 fn booking_json(booking: &Booking, territory: &Territory) -> Value {
-    let zone = chrono_tz::Tz::from_str(&territory.timezone).unwrap_or(chrono_tz::Europe::Amsterdam);
+    let zone = territory.zone();
     let mut value = serde_json::to_value(booking).unwrap_or(Value::Null);
     value["status"] = json!(booking.state());
     value["starts_at"] = json!(booking.starts_at.with_timezone(&zone).to_rfc3339());
@@ -136,7 +126,7 @@ async fn free_pros(
         .map(|(id, calendar)| (*id, calendar.buffer_minutes))
         .collect();
     if free.is_empty() {
-        return Err(conflict("slot-unavailable", "no pro is free for this service at that start"));
+        return Err(ApiError::conflict("slot-unavailable", "no pro is free for this service at that start"));
     }
     let ids: Vec<Uuid> = free.iter().map(|(id, _)| *id).collect();
     let order = store::by_load(conn, &ids, now).await?;
@@ -205,7 +195,7 @@ async fn book(
     let postcode = input.validate()?;
     let territory = member.territory.territory();
     let start = input.start.with_timezone(&Utc);
-    let zone = chrono_tz::Tz::from_str(&territory.timezone).unwrap_or(chrono_tz::Europe::Amsterdam);
+    let zone = territory.zone();
     let day = start.with_timezone(&zone).date_naive();
     let search = prepare_search(conn, territory, &input.service, day, day, input.pro, Some(&postcode), now).await?;
     let candidates = free_pros(conn, &search, start, now).await?;
@@ -248,7 +238,7 @@ async fn book(
             Err(error) => return Err(error.into()),
         }
     }
-    Err(conflict("slot-taken", "that time was just taken; pick another"))
+    Err(ApiError::conflict("slot-taken", "that time was just taken; pick another"))
 }
 
 /// Inserts a HELD booking and moves it on (to AWAITING_PRO or CONFIRMED),
@@ -381,11 +371,11 @@ async fn act(
     let to = transition(booking.state(), action, actor).map_err(|refusal| match refusal {
         Refusal::NotYours(detail) => ApiError::new(StatusCode::FORBIDDEN, "action-not-allowed", "Forbidden", detail),
         Refusal::WrongState(from) => {
-            conflict("invalid-transition", format!("a {} booking cannot be {action_name}ed", from.as_str()))
+            ApiError::conflict("invalid-transition", format!("a {} booking cannot be {action_name}ed", from.as_str()))
         }
     })?;
     if matches!(action, Action::Complete | Action::NoShow) && now < booking.starts_at {
-        return Err(conflict("not-started", "the appointment has not started yet"));
+        return Err(ApiError::conflict("not-started", "the appointment has not started yet"));
     }
     if action == Action::Reschedule {
         let start =
@@ -419,7 +409,7 @@ async fn act(
             .scope_boxed()
         })
         .await?
-        .ok_or_else(|| conflict("invalid-transition", "the booking changed meanwhile; reload it"))?;
+        .ok_or_else(|| ApiError::conflict("invalid-transition", "the booking changed meanwhile; reload it"))?;
     let mut body = booking_json(&moved, member.territory.territory());
     if let Some(fee) = fee {
         body["cancellation_fee"] = json!(crate::money::Money::euros(fee));
@@ -438,7 +428,7 @@ async fn reschedule(
     now: DateTime<Utc>,
 ) -> Result<Booking, ApiError> {
     let territory = member.territory.territory();
-    let zone = chrono_tz::Tz::from_str(&territory.timezone).unwrap_or(chrono_tz::Europe::Amsterdam);
+    let zone = territory.zone();
     let day = start.with_timezone(&zone).date_naive();
     let mut search = prepare_search(conn, territory, &old.service_code, day, day, Some(old.pro_id), None, now).await?;
     // The booking being moved does not stand in its own way.
@@ -449,7 +439,7 @@ async fn reschedule(
         .await?
         .into_iter()
         .next()
-        .ok_or_else(|| conflict("slot-unavailable", "the pro is not free at that start"))?;
+        .ok_or_else(|| ApiError::conflict("slot-unavailable", "the pro is not free at that start"))?;
     let new = NewBooking {
         customer_account_id: old.customer_account_id,
         pro_id,
@@ -492,10 +482,10 @@ async fn reschedule(
     match result {
         Ok(booking) => Ok(booking),
         Err(error) if store::is_overlap(&error) => {
-            Err(conflict("slot-taken", "that time was just taken; pick another"))
+            Err(ApiError::conflict("slot-taken", "that time was just taken; pick another"))
         }
         Err(diesel::result::Error::RollbackTransaction) => {
-            Err(conflict("invalid-transition", "the booking changed meanwhile"))
+            Err(ApiError::conflict("invalid-transition", "the booking changed meanwhile"))
         }
         Err(error) => Err(error.into()),
     }

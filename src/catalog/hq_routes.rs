@@ -1,7 +1,6 @@
 //! `/api/v1/hq/catalog/...`: HQ admins manage the shared catalog. Every
 //! change is validated and recorded in `hq.catalog_changes`.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::NaiveDate;
 use diesel_async::AsyncConnection;
@@ -11,7 +10,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::model::{NewService, ServiceChange, check_text};
-use super::routes::unprocessable;
 use super::store;
 use crate::http::ApiError;
 use crate::identity::HqAdmin;
@@ -24,10 +22,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(change_service)
         .service(create_category)
         .service(add_vat_rate);
-}
-
-fn conflict(code: &'static str, detail: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, code, "Conflict", detail)
 }
 
 /// Every service (active or not) and every VAT rate.
@@ -49,8 +43,10 @@ async fn check_references(
     vat: &str,
 ) -> Result<(), ApiError> {
     match store::references_exist(conn, category, vat).await? {
-        (false, _) => Err(unprocessable("unknown-category", format!("there is no service category {category:?}"))),
-        (_, false) => Err(unprocessable("unknown-vat-category", format!("there is no VAT category {vat:?}"))),
+        (false, _) => {
+            Err(ApiError::unprocessable("unknown-category", format!("there is no service category {category:?}")))
+        }
+        (_, false) => Err(ApiError::unprocessable("unknown-vat-category", format!("there is no VAT category {vat:?}"))),
         _ => Ok(()),
     }
 }
@@ -63,7 +59,7 @@ async fn create_service(
     pool: web::Data<TenancyPool>,
 ) -> Result<HttpResponse, ApiError> {
     let new = body.into_inner();
-    new.validate().map_err(|e| unprocessable("invalid-service", e))?;
+    new.validate().map_err(|e| ApiError::unprocessable("invalid-service", e))?;
     let mut conn = pool.hq().await?;
     check_references(&mut conn, &new.category, &new.vat_category).await?;
     let account = admin.0.account.id;
@@ -80,7 +76,7 @@ async fn create_service(
             .scope_boxed()
         })
         .await?;
-    let service = created.ok_or_else(|| conflict("service-exists", "a service with that code exists"))?;
+    let service = created.ok_or_else(|| ApiError::conflict("service-exists", "a service with that code exists"))?;
     Ok(HttpResponse::Created().json(service))
 }
 
@@ -97,7 +93,7 @@ async fn change_service(
         .await?
         .ok_or_else(|| ApiError::not_found("unknown-service", format!("there is no service {:?}", path.as_str())))?;
     let result = body.applied_to(&current);
-    result.validate().map_err(|e| unprocessable("invalid-service", e))?;
+    result.validate().map_err(|e| ApiError::unprocessable("invalid-service", e))?;
     check_references(&mut conn, &result.category, &result.vat_category).await?;
     let account = admin.0.account.id;
     let change = body.into_inner();
@@ -136,13 +132,13 @@ async fn create_category(
         && body.code.starts_with(|c: char| c.is_ascii_lowercase())
         && body.code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !valid_code {
-        return Err(unprocessable("invalid-category", "code is 2 to 40 characters: a-z, 0-9 and '-'"));
+        return Err(ApiError::unprocessable("invalid-category", "code is 2 to 40 characters: a-z, 0-9 and '-'"));
     }
-    check_text("name_nl", &body.name_nl, 1, 200).map_err(|e| unprocessable("invalid-category", e))?;
-    check_text("name_en", &body.name_en, 1, 200).map_err(|e| unprocessable("invalid-category", e))?;
+    check_text("name_nl", &body.name_nl, 1, 200).map_err(|e| ApiError::unprocessable("invalid-category", e))?;
+    check_text("name_en", &body.name_en, 1, 200).map_err(|e| ApiError::unprocessable("invalid-category", e))?;
     let mut conn = pool.hq().await?;
     if !store::insert_category(&mut conn, &body.code, &body.name_nl, &body.name_en, body.position).await? {
-        return Err(conflict("category-exists", "a category with that code exists"));
+        return Err(ApiError::conflict("category-exists", "a category with that code exists"));
     }
     let after = json!({ "name_nl": body.name_nl, "name_en": body.name_en, "position": body.position });
     store::record_change(&mut conn, admin.0.account.id, "category", &body.code, "create", after).await?;
@@ -167,14 +163,17 @@ async fn add_vat_rate(
     pool: web::Data<TenancyPool>,
 ) -> Result<HttpResponse, ApiError> {
     if body.rate < Decimal::ZERO || body.rate >= Decimal::ONE || body.rate.normalize().scale() > 4 {
-        return Err(unprocessable(
+        return Err(ApiError::unprocessable(
             "invalid-rate",
             "a VAT rate is a fraction from 0 to below 1 (0.21 for 21%), 4 decimals at most",
         ));
     }
     let mut conn = pool.hq().await?;
     if !store::add_vat_rate(&mut conn, &path, body.effective_from, body.rate).await? {
-        return Err(conflict("rate-not-added", "the VAT category is unknown or already has a rate from that date"));
+        return Err(ApiError::conflict(
+            "rate-not-added",
+            "the VAT category is unknown or already has a rate from that date",
+        ));
     }
     let after = json!({ "rate": body.rate.normalize().to_string(), "effective_from": body.effective_from });
     store::record_change(&mut conn, admin.0.account.id, "vat_rate", &path, "create", after.clone()).await?;

@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::model::{check_price, check_text};
-use super::routes::unprocessable;
 use super::store;
 use crate::http::ApiError;
 use crate::identity::{Role, TerritoryFranchisee, TerritoryMember};
@@ -85,7 +84,7 @@ fn require_pro(member: &TerritoryMember) -> Result<(), ApiError> {
 #[put("/pro/profile")]
 async fn put_profile(member: TerritoryMember, body: web::Json<Profile>) -> Result<HttpResponse, ApiError> {
     require_pro(&member)?;
-    body.validate().map_err(|e| unprocessable("invalid-profile", e))?;
+    body.validate().map_err(|e| ApiError::unprocessable("invalid-profile", e))?;
     let mut conn = member.territory.connection().await?;
     let pro: Pro = diesel::insert_into(pros::table)
         .values((
@@ -144,9 +143,9 @@ async fn put_offering(
         .filter(|service| service.active)
         .ok_or_else(|| ApiError::not_found("unknown-service", format!("there is no service {:?}", path.as_str())))?;
     if let Some(price) = body.price {
-        check_price("price", price).map_err(|e| unprocessable("invalid-price", e))?;
+        check_price("price", price).map_err(|e| ApiError::unprocessable("invalid-price", e))?;
         if price < service.min_price || price > service.max_price {
-            return Err(unprocessable(
+            return Err(ApiError::unprocessable(
                 "outside-hq-bounds",
                 format!("price must be between {} and {} for {}", service.min_price, service.max_price, service.code),
             ));

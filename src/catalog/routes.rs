@@ -1,9 +1,6 @@
 //! Territory catalog endpoints: the public effective catalog, and the
 //! franchisee's tailoring of it within HQ's bounds.
 
-use std::str::FromStr;
-
-use actix_web::http::StatusCode;
 use actix_web::http::header::{ACCEPT_LANGUAGE, CONTENT_LANGUAGE, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
 use chrono::{NaiveDate, Utc};
@@ -25,12 +22,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Today in the territory's time zone.
 pub fn local_date(territory: &Territory) -> NaiveDate {
-    let zone = chrono_tz::Tz::from_str(&territory.timezone).unwrap_or(chrono_tz::Europe::Amsterdam);
+    let zone = territory.zone();
     Utc::now().with_timezone(&zone).date_naive()
-}
-
-pub(crate) fn unprocessable(code: &'static str, detail: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, "Invalid input", detail)
 }
 
 /// The territory's catalog today, in its locale or the one asked for with
@@ -124,7 +117,7 @@ async fn tailor_service(
     let mut tailoring = body.into_inner();
     tailoring.service_code = service.code.clone();
     tailoring.updated_by = Some(franchisee.auth.account.id);
-    check_within_bounds(&tailoring, &service).map_err(|e| unprocessable("outside-hq-bounds", e))?;
+    check_within_bounds(&tailoring, &service).map_err(|e| ApiError::unprocessable("outside-hq-bounds", e))?;
     store::put_override(&mut conn, &tailoring).await?;
     tracing::info!(territory = %franchisee.territory.territory().slug, service = %code, "service tailored");
     Ok(HttpResponse::Ok().json(&tailoring))

@@ -8,7 +8,6 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::model::check_text;
-use super::routes::unprocessable;
 use crate::http::ApiError;
 use crate::identity::{HqAdmin, TerritoryFranchisee};
 use crate::schema::tenant::settings;
@@ -99,7 +98,7 @@ async fn read(conn: &mut AsyncPgConnection) -> Result<Settings, ApiError> {
 }
 
 async fn apply(conn: &mut AsyncPgConnection, change: &SettingsChange) -> Result<Settings, ApiError> {
-    change.validate().map_err(|e| unprocessable("invalid-settings", e))?;
+    change.validate().map_err(|e| ApiError::unprocessable("invalid-settings", e))?;
     Ok(diesel::update(settings::table)
         .set((change, settings::updated_at.eq(diesel::dsl::now)))
         .returning(Settings::as_returning())

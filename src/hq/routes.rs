@@ -34,10 +34,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(set_account_status);
 }
 
-fn unprocessable(code: &'static str, detail: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, "Invalid input", detail)
-}
-
 async fn find(pool: &TenancyPool, slug: &str) -> Result<Territory, ApiError> {
     let mut conn = pool.hq().await?;
     store::find_by_slug(&mut conn, slug)
@@ -54,7 +50,7 @@ async fn onboard(
     pool: web::Data<TenancyPool>,
     base: web::Data<BaseDomain>,
 ) -> Result<HttpResponse, ApiError> {
-    let new = body.validate(&base.0).map_err(|e| unprocessable("invalid-territory", e))?;
+    let new = body.validate(&base.0).map_err(|e| ApiError::unprocessable("invalid-territory", e))?;
     let steps = Steps::embedded().map_err(|e| ApiError::internal(&e))?;
     let territory = match provision(&pool, &steps, &new, None).await {
         Ok(territory) => territory,
@@ -141,13 +137,14 @@ async fn change(
         .contract
         .as_ref()
         .map(|c| {
-            ContractRates::new(c.franchise_rate, c.hq_rate).map_err(|e| unprocessable("invalid-rates", e.to_string()))
+            ContractRates::new(c.franchise_rate, c.hq_rate)
+                .map_err(|e| ApiError::unprocessable("invalid-rates", e.to_string()))
         })
         .transpose()?;
     if let Some(contract) = &body.contract
         && contract.effective_from < chrono::Utc::now().date_naive()
     {
-        return Err(unprocessable("contract-in-the-past", "a new contract starts today or later"));
+        return Err(ApiError::unprocessable("contract-in-the-past", "a new contract starts today or later"));
     }
     let status_change = body.status.as_ref().map(|status| match status {
         StatusChange::Suspended => (TerritoryStatus::Active, TerritoryStatus::Suspended),
@@ -211,7 +208,7 @@ async fn invite_franchisee(
     body: web::Json<InviteBody>,
     pool: web::Data<TenancyPool>,
 ) -> Result<HttpResponse, ApiError> {
-    let email = Email::parse(&body.email).map_err(|e| unprocessable("invalid-email", e))?;
+    let email = Email::parse(&body.email).map_err(|e| ApiError::unprocessable("invalid-email", e))?;
     let territory = find(&pool, &path).await?;
     let mut conn = pool.hq().await?;
     let view = invite(&mut conn, territory.id, &territory.slug, &email, Role::Franchisee, admin.0.account.id).await?;

@@ -51,6 +51,16 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, "Bad request", detail)
     }
 
+    /// 409: the request clashes with the current state.
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, "Conflict", detail)
+    }
+
+    /// 422: well-formed, but a value is not acceptable.
+    pub fn unprocessable(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, "Invalid input", detail)
+    }
+
     /// 404: nothing here.
     pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, "Not found", detail)

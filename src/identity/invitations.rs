@@ -119,15 +119,13 @@ async fn accept(
 ) -> Result<HttpResponse, ApiError> {
     let ip = super::routes::caller_ip(&request);
     super::routes::limit(&state, "token:ip", &ip, state.limits.reset_per_ip).await?;
-    let unprocessable =
-        |code, detail: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, "Invalid input", detail);
     let new_account = match (&body.display_name, &body.password) {
         (Some(name), Some(password)) => {
             let name = name.trim().to_owned();
             if !(1..=200).contains(&name.chars().count()) {
-                return Err(unprocessable("invalid-name", "a display name has 1 to 200 characters".into()));
+                return Err(ApiError::unprocessable("invalid-name", "a display name has 1 to 200 characters"));
             }
-            let password = Password::parse(password).map_err(|e| unprocessable("weak-password", e))?;
+            let password = Password::parse(password).map_err(|e| ApiError::unprocessable("weak-password", e))?;
             Some((name, state.hasher.hash(password.expose()).await.map_err(|e| ApiError::internal(&e))?))
         }
         _ => None,
@@ -199,9 +197,9 @@ async fn accept(
             tracing::info!(account.id = %account_id, role = role.as_str(), %territory, "invitation accepted");
             Ok(HttpResponse::Ok().json(json!({ "account_id": account_id, "role": role, "territory": territory })))
         }
-        Accepted::NeedsAccount => Err(unprocessable(
+        Accepted::NeedsAccount => Err(ApiError::unprocessable(
             "account-details-required",
-            "no verified account has this address yet: give display_name and password".into(),
+            "no verified account has this address yet: give display_name and password",
         )),
         Accepted::Invalid => Err(ApiError::bad_request("invalid-token", "the invitation is unknown, used or expired")),
     }

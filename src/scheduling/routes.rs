@@ -1,7 +1,6 @@
 //! Availability (set by the pro or its franchisee) and the slot search.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, put, web};
@@ -16,7 +15,7 @@ use uuid::Uuid;
 use super::slots::{ProCalendar, SlotRequest, free_starts};
 use super::store;
 use crate::catalog::effective::{EffectiveService, effective_catalog};
-use crate::catalog::routes::{local_date, unprocessable};
+use crate::catalog::routes::local_date;
 use crate::clock::SharedClock;
 use crate::http::ApiError;
 use crate::identity::{Role, TerritoryFranchisee, TerritoryMember};
@@ -62,7 +61,7 @@ async fn replace_availability(
     pro_id: Uuid,
     input: &AvailabilityInput,
 ) -> Result<(), ApiError> {
-    input.validate().map_err(|e| unprocessable("invalid-availability", e))?;
+    input.validate().map_err(|e| ApiError::unprocessable("invalid-availability", e))?;
     conn.transaction::<_, diesel::result::Error, _>(|conn| {
         async move {
             diesel::sql_query("DELETE FROM availability_rules WHERE pro_id = $1")
@@ -171,7 +170,10 @@ async fn own_exception(member: TerritoryMember, body: web::Json<ExceptionInput>)
         _ => false,
     };
     if !times_ok {
-        return Err(unprocessable("invalid-exception", "give starts before ends (or neither, for a whole day off)"));
+        return Err(ApiError::unprocessable(
+            "invalid-exception",
+            "give starts before ends (or neither, for a whole day off)",
+        ));
     }
     let mut conn = member.territory.connection().await?;
     let pro_id = own_pro_id(&member, &mut conn).await?;
@@ -223,7 +225,7 @@ pub async fn prepare_search(
         .select(crate::schema::tenant::settings::booking_horizon_days)
         .first(conn)
         .await?;
-    let zone = chrono_tz::Tz::from_str(&territory.timezone).unwrap_or(chrono_tz::Europe::Amsterdam);
+    let zone = territory.zone();
     let request = SlotRequest {
         zone,
         from,

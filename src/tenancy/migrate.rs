@@ -72,20 +72,9 @@ pub async fn check_step_ledger(conn: &mut AsyncPgConnection, steps: &Steps) -> R
         .load(conn)
         .await?;
     for (version, name, checksum) in &recorded {
-        match steps.all().iter().find(|step| step.version == *version) {
-            Some(step) if step.checksum != *checksum => {
-                return Err(MigrateError::ChangedStep {
-                    name: step.name.clone(),
-                    recorded: checksum.clone(),
-                    embedded: step.checksum.clone(),
-                });
-            }
-            Some(_) => {}
-            None => {
-                tracing::warn!(step = %name, "hq knows a tenant step this binary does not have");
-                return Err(MigrateError::Ahead { found: *version, latest: steps.latest() });
-            }
-        }
+        check_applied(steps, *version, checksum).inspect_err(|_| {
+            tracing::warn!(step = %name, "hq records a tenant step this binary disagrees with");
+        })?;
     }
     let new_rows: Vec<_> = steps
         .after(recorded.len().try_into().unwrap_or(i32::MAX))
@@ -199,19 +188,7 @@ pub async fn migrate_territory(
                 .load(conn)
                 .await?;
             for (version, checksum) in &applied {
-                match steps.all().iter().find(|step| step.version == *version) {
-                    Some(step) if step.checksum != *checksum => {
-                        return Err(MigrateError::ChangedStep {
-                            name: step.name.clone(),
-                            recorded: checksum.clone(),
-                            embedded: step.checksum.clone(),
-                        });
-                    }
-                    Some(_) => {}
-                    None => {
-                        return Err(MigrateError::Ahead { found: *version, latest: steps.latest() });
-                    }
-                }
+                check_applied(steps, *version, checksum)?;
             }
             let current = applied.last().map_or(0, |(version, _)| *version);
             apply_steps(conn, steps.after(current)).await?;
@@ -224,6 +201,19 @@ pub async fn migrate_territory(
         .scope_boxed()
     })
     .await
+}
+
+/// An applied step must be in this binary with the same checksum.
+fn check_applied(steps: &Steps, version: i32, checksum: &str) -> Result<(), MigrateError> {
+    match steps.all().iter().find(|step| step.version == version) {
+        Some(step) if step.checksum != checksum => Err(MigrateError::ChangedStep {
+            name: step.name.clone(),
+            recorded: checksum.to_owned(),
+            embedded: step.checksum.clone(),
+        }),
+        Some(_) => Ok(()),
+        None => Err(MigrateError::Ahead { found: version, latest: steps.latest() }),
+    }
 }
 
 /// Runs `steps` in the schema on the search_path and records them. The caller

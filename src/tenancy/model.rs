@@ -78,6 +78,14 @@ pub struct Territory {
     pub schema_version: i32,
 }
 
+impl Territory {
+    /// The territory's time zone (validated at onboarding; Amsterdam should a
+    /// stored name ever not parse).
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::Europe::Amsterdam)
+    }
+}
+
 impl From<TerritoryRow> for Territory {
     fn from(row: TerritoryRow) -> Self {
         Self {
