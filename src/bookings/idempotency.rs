@@ -56,6 +56,21 @@ pub async fn claim(conn: &mut AsyncPgConnection, account: Uuid, key: &str, hash:
     if inserted == 1 {
         return Ok(Claim::New);
     }
+    // A request that died half-way (a dropped connection, a crash) leaves its
+    // key running; after a minute the key may be claimed again.
+    let reclaimed = diesel::sql_query(
+        "UPDATE idempotency_keys SET created_at = now()
+          WHERE account_id = $1 AND key = $2 AND request_hash = $3 AND state = 'running'
+            AND created_at < now() - interval '1 minute'",
+    )
+    .bind::<SqlUuid, _>(account)
+    .bind::<Text, _>(key)
+    .bind::<Text, _>(hash)
+    .execute(conn)
+    .await?;
+    if reclaimed == 1 {
+        return Ok(Claim::New);
+    }
     let stored: Stored = diesel::sql_query(
         "SELECT request_hash, state, response_status, response_body FROM idempotency_keys WHERE account_id = $1 AND key = $2",
     )

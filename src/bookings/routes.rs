@@ -19,7 +19,7 @@ use crate::identity::{Role, TerritoryMember};
 use crate::jobs::enqueue;
 use crate::scheduling::routes::{Search, prepare_search};
 use crate::scheduling::slots::is_free;
-use crate::schema::tenant::pros;
+use crate::schema::tenant::{pro_offerings, pros};
 use crate::tenancy::Territory;
 
 /// How long a booking holds its slot before it must move on.
@@ -48,6 +48,7 @@ impl NewBookingBody {
     fn validate(&self) -> Result<String, ApiError> {
         let compact: String = self.postcode.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
         let valid = compact.len() == 6
+            && compact.is_ascii()
             && compact[..4].chars().all(|c| c.is_ascii_digit())
             && !compact.starts_with('0')
             && compact[4..].chars().all(|c| c.is_ascii_uppercase());
@@ -75,8 +76,14 @@ async fn actor_for(
         return Ok(Some(Actor::Franchisee));
     }
     if member.roles.contains(&Role::Pro) {
-        let pro_account: Option<Uuid> =
-            pros::table.find(booking.pro_id).select(pros::account_id).first(conn).await.optional()?;
+        // An offboarded pro acts on nothing any more.
+        let pro_account: Option<Uuid> = pros::table
+            .find(booking.pro_id)
+            .filter(pros::status.eq_any(["active", "paused"]))
+            .select(pros::account_id)
+            .first(conn)
+            .await
+            .optional()?;
         if pro_account == Some(member.auth.account.id) {
             return Ok(Some(Actor::Pro));
         }
@@ -161,6 +168,12 @@ async fn create(
             "bookings are made by the territory's customers",
         ));
     }
+    input.validate()?;
+    let now = clock.now();
+    let start = input.start.with_timezone(&Utc);
+    if start < now - Duration::days(1) || start > now + Duration::days(400) {
+        return Err(ApiError::unprocessable("invalid-start", "the start is within the booking horizon, from now"));
+    }
     let account = member.auth.account.id;
     let mut conn = member.territory.connection().await?;
     match idempotency::claim(&mut conn, account, &key, &idempotency::request_hash(&raw)).await? {
@@ -170,7 +183,7 @@ async fn create(
         }
         Claim::New => {}
     }
-    let outcome = book(&mut conn, &member, &input, clock.now()).await;
+    let outcome = book(&mut conn, &member, &input, now).await;
     let (status, body) = match &outcome {
         Ok(booking) => (StatusCode::CREATED, booking_json(booking, member.territory.territory())),
         Err(error) if error.status_code().is_client_error() => (error.status_code(), error.body()),
@@ -205,6 +218,14 @@ async fn book(
     // Concurrent requests may pick the same pro; the database refuses all but
     // one, and the others try the next free pro.
     for (pro_id, buffer) in candidates {
+        // A pro's own price (set within HQ's bounds) is what it advertises.
+        let own_price: Option<rust_decimal::Decimal> = pro_offerings::table
+            .find((pro_id, &service.code))
+            .select(pro_offerings::price)
+            .first(conn)
+            .await
+            .optional()?
+            .flatten();
         let new = NewBooking {
             customer_account_id: account,
             pro_id,
@@ -212,7 +233,7 @@ async fn book(
             starts_at: start,
             ends_at: start + Duration::minutes(i64::from(service.duration_minutes)),
             buffer_minutes: i32::try_from(buffer).unwrap_or(0),
-            price: service.price,
+            price: own_price.unwrap_or(service.price),
             vat_rate: service.vat_rate,
             cancellation_free_hours: service.cancellation_free_hours,
             cancellation_fee_percent: service.cancellation_fee_percent,
@@ -294,6 +315,7 @@ async fn list(member: TerritoryMember, query: web::Query<ListQuery>) -> Result<H
     } else if member.roles.contains(&Role::Pro) {
         let pro: Option<Uuid> = pros::table
             .filter(pros::account_id.eq(member.auth.account.id))
+            .filter(pros::status.eq_any(["active", "paused"]))
             .select(pros::id)
             .first(&mut *conn)
             .await
@@ -377,6 +399,18 @@ async fn act(
     if matches!(action, Action::Complete | Action::NoShow) && now < booking.starts_at {
         return Err(ApiError::conflict("not-started", "the appointment has not started yet"));
     }
+    if matches!(action, Action::Cancel | Action::Reschedule) && actor == Actor::Customer && now >= booking.starts_at {
+        return Err(ApiError::conflict("already-started", "the appointment has started; the pro can record a no-show"));
+    }
+    if action == Action::Reschedule
+        && actor == Actor::Customer
+        && now >= booking.starts_at - Duration::hours(i64::from(booking.cancellation_free_hours))
+    {
+        return Err(ApiError::conflict(
+            "reschedule-window-closed",
+            "inside the cancellation window a booking can no longer be moved; cancel it (the fee applies) instead",
+        ));
+    }
     if action == Action::Reschedule {
         let start =
             body.and_then(|b| b.start).ok_or_else(|| ApiError::bad_request("missing-start", "give the new start"))?;
@@ -431,6 +465,8 @@ async fn reschedule(
     let zone = territory.zone();
     let day = start.with_timezone(&zone).date_naive();
     let mut search = prepare_search(conn, territory, &old.service_code, day, day, Some(old.pro_id), None, now).await?;
+    // The moved booking keeps its length, whatever the catalog says now.
+    search.request.duration_minutes = (old.ends_at - old.starts_at).num_minutes();
     // The booking being moved does not stand in its own way.
     for (_, calendar) in &mut search.calendars {
         calendar.busy.retain(|&(b, _)| b != old.starts_at);
@@ -458,7 +494,7 @@ async fn reschedule(
         rescheduled_from: Some(old.id),
     };
     let (old_id, from) = (old.id, old.state());
-    let instant = from == Status::Confirmed;
+    let instant = search.service.instant_booking;
     let account = member.auth.account.id;
     let territory_id = territory.id;
     let result = conn

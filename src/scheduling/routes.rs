@@ -164,6 +164,13 @@ struct ExceptionInput {
 /// A pro adds time off (all day without times) or extra hours on a date.
 #[post("/pro/availability/exceptions")]
 async fn own_exception(member: TerritoryMember, body: web::Json<ExceptionInput>) -> Result<HttpResponse, ApiError> {
+    let today = local_date(member.territory.territory());
+    if body.day < today - chrono::Duration::days(1) || body.day > today + chrono::Duration::days(400) {
+        return Err(ApiError::unprocessable(
+            "invalid-exception",
+            "the day lies between yesterday and 400 days from now",
+        ));
+    }
     let times_ok = match (body.starts, body.ends) {
         (Some(s), Some(e)) => s < e,
         (None, None) => matches!(body.kind, ExceptionKind::Off),
@@ -177,6 +184,17 @@ async fn own_exception(member: TerritoryMember, body: web::Json<ExceptionInput>)
     }
     let mut conn = member.territory.connection().await?;
     let pro_id = own_pro_id(&member, &mut conn).await?;
+    // A handful a day is plenty; thousands would slow every slot search.
+    let existing: i64 =
+        diesel::sql_query("SELECT count(*) AS n FROM availability_exceptions WHERE pro_id = $1 AND day = $2")
+            .bind::<diesel::sql_types::Uuid, _>(pro_id)
+            .bind::<diesel::sql_types::Date, _>(body.day)
+            .get_result::<Count>(&mut *conn)
+            .await?
+            .n;
+    if existing >= 10 {
+        return Err(ApiError::unprocessable("too-many-exceptions", "at most 10 exceptions a day"));
+    }
     let kind = match body.kind {
         ExceptionKind::Off => "off",
         ExceptionKind::Extra => "extra",
@@ -192,6 +210,12 @@ async fn own_exception(member: TerritoryMember, body: web::Json<ExceptionInput>)
     .execute(&mut *conn)
     .await?;
     Ok(HttpResponse::Created().finish())
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
 }
 
 /// Everything a slot search or a booking check needs.
@@ -214,13 +238,11 @@ pub async fn prepare_search(
     postcode: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Search, ApiError> {
-    let service = effective_catalog(conn, local_date(territory))
-        .await?
-        .into_iter()
-        .find(|service| service.code == service_code)
-        .ok_or_else(|| {
-            ApiError::not_found("unknown-service", format!("this territory does not offer {service_code:?}"))
-        })?;
+    // Price and VAT as they stand on the service's day.
+    let service =
+        effective_catalog(conn, from).await?.into_iter().find(|service| service.code == service_code).ok_or_else(
+            || ApiError::not_found("unknown-service", format!("this territory does not offer {service_code:?}")),
+        )?;
     let horizon: i32 = crate::schema::tenant::settings::table
         .select(crate::schema::tenant::settings::booking_horizon_days)
         .first(conn)
@@ -261,6 +283,10 @@ async fn slots(
 ) -> Result<HttpResponse, ApiError> {
     if query.to < query.from || (query.to - query.from).num_days() > 31 {
         return Err(ApiError::bad_request("invalid-range", "to is on or after from, at most 31 days later"));
+    }
+    let today = local_date(current.territory());
+    if query.from < today - chrono::Duration::days(1) || query.to > today + chrono::Duration::days(400) {
+        return Err(ApiError::bad_request("invalid-range", "dates lie between yesterday and 400 days from now"));
     }
     let mut conn = current.connection().await?;
     let territory = current.territory();

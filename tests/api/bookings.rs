@@ -437,3 +437,100 @@ async fn a_job_that_fails_for_good_is_kept_listed_for_hq_and_can_be_retried() {
     let by_customer = s.app.call(Method::GET, "hq.localhost", "/api/v1/hq/jobs/failed", None, Some(&s.customer)).await;
     assert_eq!(by_customer.status(), 403);
 }
+
+#[tokio::test]
+async fn dates_far_away_and_odd_postcodes_are_refused_not_crashed_on() {
+    let s = scene().await;
+    for path in [
+        "/api/v1/slots?service=personal-care&from=%2B262142-12-31&to=%2B262142-12-31",
+        "/api/v1/slots?service=personal-care&from=-5000-01-01&to=-5000-01-01",
+    ] {
+        assert_eq!(s.app.get(HOST, path).await.status(), 400, "{path}");
+    }
+    let far = book(&s, &s.customer, "far", &request("+262142-12-31T10:00:00Z")).await;
+    assert_eq!(far.status(), 422);
+    let mut odd = request(&at_ten(&s.clock, 2));
+    odd["postcode"] = json!("123é5");
+    for _ in 0..2 {
+        // The key is not left "running": the same request gets the same answer.
+        let refused = book(&s, &s.customer, "odd", &odd).await;
+        assert_eq!(refused.status(), 422);
+    }
+    let exception = s
+        .app
+        .post(
+            HOST,
+            "/api/v1/pro/availability/exceptions",
+            &json!({ "day": "-5000-01-01", "kind": "off" }),
+            Some(&s.pro),
+        )
+        .await;
+    assert_eq!(exception.status(), 422);
+    // The server is still there.
+    assert_eq!(s.app.get("localhost", "/healthz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn an_offboarded_pro_sees_and_moves_no_booking() {
+    let s = scene().await;
+    let booking: Value = book(&s, &s.customer, "o1", &request(&at_ten(&s.clock, 2))).await.json().await.unwrap();
+    let id = booking["id"].as_str().unwrap();
+    let offboarded = s
+        .app
+        .post(
+            HOST,
+            &format!("/api/v1/pros/{}/status", s.pro_id),
+            &json!({ "status": "offboarded" }),
+            Some(&s.franchisee),
+        )
+        .await;
+    assert_eq!(offboarded.status(), 200);
+    let list: Value = s.app.call(Method::GET, HOST, "/api/v1/bookings", None, Some(&s.pro)).await.json().await.unwrap();
+    assert_eq!(list["bookings"], json!([]));
+    assert_eq!(
+        s.app.post(HOST, &format!("/api/v1/bookings/{id}/accept"), &json!({}), Some(&s.pro)).await.status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn no_moving_inside_the_fee_window_and_no_cancelling_what_has_started() {
+    let s = scene().await;
+    let booking: Value = book(&s, &s.customer, "w1", &request(&at_ten(&s.clock, 2))).await.json().await.unwrap();
+    let id = booking["id"].as_str().unwrap();
+    s.app.post(HOST, &format!("/api/v1/bookings/{id}/accept"), &json!({}), Some(&s.pro)).await;
+    let starts_at =
+        chrono::DateTime::parse_from_rfc3339(booking["starts_at"].as_str().unwrap()).unwrap().with_timezone(&Utc);
+    s.clock.advance(starts_at - Duration::hours(3) - s.clock.now());
+    let later = (starts_at + Duration::days(7)).to_rfc3339();
+    let moved = s
+        .app
+        .post(HOST, &format!("/api/v1/bookings/{id}/reschedule"), &json!({ "start": later }), Some(&s.customer))
+        .await;
+    assert_eq!(moved.json::<Value>().await.unwrap()["code"], "reschedule-window-closed");
+    s.clock.advance(Duration::hours(4));
+    let cancelled = s.app.post(HOST, &format!("/api/v1/bookings/{id}/cancel"), &json!({}), Some(&s.customer)).await;
+    assert_eq!(cancelled.json::<Value>().await.unwrap()["code"], "already-started");
+    assert_eq!(
+        s.app.post(HOST, &format!("/api/v1/bookings/{id}/no-show"), &json!({}), Some(&s.pro)).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_pro_with_its_own_price_is_booked_at_that_price() {
+    let s = scene().await;
+    let priced = s
+        .app
+        .call(
+            Method::PUT,
+            HOST,
+            "/api/v1/pro/offerings/personal-care",
+            Some(&json!({ "price": "64.50" })),
+            Some(&s.pro),
+        )
+        .await;
+    assert_eq!(priced.status(), 200);
+    let booking: Value = book(&s, &s.customer, "own-price", &request(&at_ten(&s.clock, 2))).await.json().await.unwrap();
+    assert_eq!(booking["price"], json!({ "amount": "64.50", "currency": "EUR" }));
+}

@@ -367,3 +367,37 @@ async fn a_catalog_change_through_one_instance_reaches_the_other_within_a_second
     .await;
     assert!(seen.is_some(), "the second instance served a stale catalog for over a second");
 }
+
+#[tokio::test]
+async fn tailoring_made_before_hq_narrowed_its_bounds_is_held_within_them() {
+    let app = spawn_app().await;
+    let amsterdam = app.onboard("amsterdam").await;
+    let fran = app.franchisee_token("fran@amsterdam.nl", &amsterdam).await;
+    let admin = app.hq_admin_token("hq@voorbeeld.nl").await;
+    let tailored = app
+        .call(
+            Method::PUT,
+            "amsterdam.localhost",
+            "/api/v1/catalog/services/house-cleaning",
+            Some(&json!({ "price": "90.00" })),
+            Some(&fran),
+        )
+        .await;
+    assert_eq!(tailored.status(), 200);
+    let narrowed = app
+        .call(
+            Method::PATCH,
+            "hq.localhost",
+            "/api/v1/hq/catalog/services/house-cleaning",
+            Some(&json!({ "max_price": "80.00" })),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(narrowed.status(), 200);
+    let held = eventually(Duration::from_secs(2), || async {
+        service(&catalog(&app, "amsterdam.localhost", None).await, "house-cleaning").unwrap()["price"]["amount"]
+            == "80.00"
+    })
+    .await;
+    assert!(held.is_some(), "a price above HQ's new ceiling was still served");
+}
