@@ -262,3 +262,28 @@ async fn concurrent_requests_of_many_territories_each_see_their_own() {
         task.await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_territory_cannot_schedule_a_job_for_another_territory() {
+    let two = two_territories_on_a_pool_of_one().await;
+    let mut conn = two.pool.territory(&two.a).await.unwrap();
+    let own = careservice::jobs::enqueue(
+        &mut conn,
+        "booking.complete",
+        Some(two.a.id),
+        serde_json::json!({}),
+        chrono::Utc::now(),
+    )
+    .await;
+    assert!(own.is_ok(), "{own:?}");
+    let foreign = careservice::jobs::enqueue(
+        &mut conn,
+        "booking.complete",
+        Some(two.b.id),
+        serde_json::json!({}),
+        chrono::Utc::now(),
+    )
+    .await;
+    let error = foreign.unwrap_err().to_string();
+    assert!(error.contains("only schedule its own jobs"), "{error}");
+}
