@@ -3,12 +3,13 @@
 //! concurrent sign-ins as a ratio to its p99 with no flood, in the same run.
 //! Needs BENCH_DATABASE_URL (a superuser).
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use careservice::config::ServerSettings;
-use careservice::database::migrations::migrate_hq;
 use careservice::identity::password::PasswordHasherPool;
 use careservice::identity::ratelimit::{Limit, Limits};
 use careservice::identity::store;
@@ -18,23 +19,12 @@ use careservice::tenancy::connection::PoolSettings;
 use careservice::tenancy::provision::provision;
 use careservice::tenancy::request::OnboardingRequest;
 use careservice::tenancy::templates::Steps;
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use common::{fresh_database, percentile_ms};
 
 const FLOOD: usize = 200;
 const PROBES: usize = 4;
 const WINDOW: Duration = Duration::from_secs(8);
 const PASSWORD: &str = "fiets-kaas-molen-regen";
-
-fn url_with(base: &str, database: &str, user: &str) -> String {
-    let (prefix, query) = base.split_once('?').unwrap_or((base, ""));
-    let server = prefix.rsplit_once('/').map_or(prefix, |(server, _)| server);
-    let query: Vec<&str> = query.split('&').filter(|p| !p.starts_with("user=") && !p.is_empty()).collect();
-    format!("{server}/{database}?{}&user={user}", query.join("&"))
-}
-
-fn p(sorted: &[Duration], q: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1000.0
-}
 
 /// Latencies of GET /api/v1/territory from PROBES clients until `stop`.
 async fn probe(client: reqwest::Client, url: String, stop: Arc<AtomicBool>) -> Vec<Duration> {
@@ -66,20 +56,7 @@ async fn probe(client: reqwest::Client, url: String, stop: Arc<AtomicBool>) -> V
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let admin = std::env::var("BENCH_DATABASE_URL")?;
-    let mut root = AsyncPgConnection::establish(&url_with(&admin, "postgres", "postgres")).await?;
-    root.batch_execute("DROP DATABASE IF EXISTS careservice_bench_identity").await?;
-    root.batch_execute(
-        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cs_bench') THEN
-           CREATE ROLE cs_bench LOGIN NOINHERIT CREATEROLE; END IF; END $$;",
-    )
-    .await?;
-    root.batch_execute("CREATE DATABASE careservice_bench_identity OWNER cs_bench").await?;
-    AsyncPgConnection::establish(&url_with(&admin, "careservice_bench_identity", "postgres"))
-        .await?
-        .batch_execute("GRANT USAGE, CREATE ON SCHEMA public TO cs_bench")
-        .await?;
-    let url = url_with(&admin, "careservice_bench_identity", "cs_bench");
-    migrate_hq(&url).await?;
+    let url = fresh_database(&admin, "careservice_bench_identity").await?;
     let pool = TenancyPool::new(&url, &PoolSettings::default())?;
     let request = OnboardingRequest { slug: "amsterdam".into(), name: "Amsterdam".into(), ..Default::default() };
     provision(&pool, &Steps::embedded()?, &request.validate("localhost").map_err(anyhow::Error::msg)?, None).await?;
@@ -144,13 +121,13 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "GET /api/v1/territory, {PROBES} probing clients, {}s each: quiet p50 {:.2} ms p99 {:.2} ms ({} requests); during the flood p50 {:.2} ms p99 {:.2} ms ({} requests)",
         WINDOW.as_secs(),
-        p(&quiet, 0.5),
-        p(&quiet, 0.99),
+        percentile_ms(&quiet, 0.5),
+        percentile_ms(&quiet, 0.99),
         quiet.len(),
-        p(&flooded, 0.5),
-        p(&flooded, 0.99),
+        percentile_ms(&flooded, 0.5),
+        percentile_ms(&flooded, 0.99),
         flooded.len()
     );
-    println!("p99 ratio flood / quiet: {:.2} (goal <= 2)", p(&flooded, 0.99) / p(&quiet, 0.99));
+    println!("p99 ratio flood / quiet: {:.2} (goal <= 2)", percentile_ms(&flooded, 0.99) / percentile_ms(&quiet, 0.99));
     Ok(())
 }

@@ -3,11 +3,12 @@
 //! existing bookings; and bookings created per second by 8 concurrent
 //! clients on distinct slots. Needs BENCH_DATABASE_URL (a superuser).
 
+mod common;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use careservice::config::ServerSettings;
-use careservice::database::migrations::migrate_hq;
 use careservice::identity::password::PasswordHasherPool;
 use careservice::identity::{Role, store as accounts};
 use careservice::startup::Application;
@@ -17,6 +18,7 @@ use careservice::tenancy::provision::provision;
 use careservice::tenancy::request::OnboardingRequest;
 use careservice::tenancy::templates::Steps;
 use chrono::{Datelike, NaiveTime, TimeZone, Utc};
+use common::{fresh_database, percentile_ms, url_with};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 
 const PROS: usize = 50;
@@ -26,33 +28,12 @@ const CLIENTS: usize = 8;
 const BOOKINGS_PER_CLIENT: usize = 50;
 const PASSWORD: &str = "fiets-kaas-molen-regen";
 
-fn url_with(base: &str, database: &str, user: &str) -> String {
-    let (prefix, query) = base.split_once('?').unwrap_or((base, ""));
-    let server = prefix.rsplit_once('/').map_or(prefix, |(server, _)| server);
-    let query: Vec<&str> = query.split('&').filter(|p| !p.starts_with("user=") && !p.is_empty()).collect();
-    format!("{server}/{database}?{}&user={user}", query.join("&"))
-}
-
-fn ms(sorted: &[Duration], q: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1000.0
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let admin = std::env::var("BENCH_DATABASE_URL")?;
-    let mut root = AsyncPgConnection::establish(&url_with(&admin, "postgres", "postgres")).await?;
-    root.batch_execute("DROP DATABASE IF EXISTS careservice_bench_scheduling").await?;
-    root.batch_execute(
-        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cs_bench') THEN
-           CREATE ROLE cs_bench LOGIN NOINHERIT CREATEROLE; END IF; END $$;",
-    )
-    .await?;
-    root.batch_execute("CREATE DATABASE careservice_bench_scheduling OWNER cs_bench").await?;
+    let url = fresh_database(&admin, "careservice_bench_scheduling").await?;
     let mut superuser =
-        AsyncPgConnection::establish(&url_with(&admin, "careservice_bench_scheduling", "postgres")).await?;
-    superuser.batch_execute("GRANT USAGE, CREATE ON SCHEMA public TO cs_bench").await?;
-    let url = url_with(&admin, "careservice_bench_scheduling", "cs_bench");
-    migrate_hq(&url).await?;
+        AsyncPgConnection::establish(&url_with(&admin, "careservice_bench_scheduling", "postgres", "")).await?;
     let pool = TenancyPool::new(&url, &PoolSettings::default())?;
     let request = OnboardingRequest { slug: "amsterdam".into(), name: "Amsterdam".into(), ..Default::default() };
     let territory =
@@ -119,9 +100,9 @@ async fn main() -> anyhow::Result<()> {
     latencies.sort();
     println!(
         "slot search, 1 service, {PROS} pros, {DAYS} days ({slots} start times): p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms over {SEARCHES} requests (goal p95 <= 20 ms)",
-        ms(&latencies, 0.5),
-        ms(&latencies, 0.95),
-        ms(&latencies, 1.0)
+        percentile_ms(&latencies, 0.5),
+        percentile_ms(&latencies, 0.95),
+        percentile_ms(&latencies, 1.0)
     );
 
     // Bookings: 8 clients, each on its own days and times.
@@ -159,7 +140,11 @@ async fn main() -> anyhow::Result<()> {
         alone.push(began.elapsed());
     }
     alone.sort();
-    println!("one booking at a time: p50 {:.1} ms, p95 {:.1} ms", ms(&alone, 0.5), ms(&alone, 0.95));
+    println!(
+        "one booking at a time: p50 {:.1} ms, p95 {:.1} ms",
+        percentile_ms(&alone, 0.5),
+        percentile_ms(&alone, 0.95)
+    );
     let weekdays = Arc::new(weekdays);
     let started = Instant::now();
     let tasks: Vec<_> = tokens

@@ -3,11 +3,12 @@
 //! the territory-bound connection as ratios to a plain pooled connection
 //! measured in the same run. Needs BENCH_DATABASE_URL (a superuser).
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use careservice::database::migrations::migrate_hq;
 use careservice::schema::tenant::settings;
 use careservice::tenancy::connection::PoolSettings;
 use careservice::tenancy::migrate::{MigrateOptions, migrate_all};
@@ -16,27 +17,16 @@ use careservice::tenancy::provision::{NewTerritory, provision};
 use careservice::tenancy::settings::{Locale, TimeZone};
 use careservice::tenancy::templates::Steps;
 use careservice::tenancy::{TenancyPool, Territory, TerritorySlug};
+use common::{fresh_database, percentile_ms, url_with};
 use diesel::prelude::*;
 use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 
 const TERRITORIES: usize = 1000;
 const FIRST: usize = 200;
 const CONCURRENCY: usize = 8;
 const WINDOW: Duration = Duration::from_secs(4);
-
-fn url_with(base: &str, database: &str, user: &str, extra: &str) -> String {
-    let (prefix, query) = base.split_once('?').unwrap_or((base, ""));
-    let server = prefix.rsplit_once('/').map_or(prefix, |(server, _)| server);
-    let query: Vec<&str> = query.split('&').filter(|p| !p.starts_with("user=") && !p.is_empty()).collect();
-    format!("{server}/{database}?{}&user={user}{extra}", query.join("&"))
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
-}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
@@ -45,23 +35,7 @@ fn ms(d: Duration) -> f64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let admin = std::env::var("BENCH_DATABASE_URL")?;
-    let mut root = AsyncPgConnection::establish(&url_with(&admin, "postgres", "postgres", "")).await?;
-    root.batch_execute("DROP DATABASE IF EXISTS careservice_bench").await?;
-    root.batch_execute(
-        "DO $$ BEGIN
-           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cs_bench') THEN
-             CREATE ROLE cs_bench LOGIN NOINHERIT CREATEROLE;
-           END IF;
-         END $$;",
-    )
-    .await?;
-    root.batch_execute("CREATE DATABASE careservice_bench OWNER cs_bench").await?;
-    AsyncPgConnection::establish(&url_with(&admin, "careservice_bench", "postgres", ""))
-        .await?
-        .batch_execute("GRANT USAGE, CREATE ON SCHEMA public TO cs_bench")
-        .await?;
-    let url = url_with(&admin, "careservice_bench", "cs_bench", "");
-    migrate_hq(&url).await?;
+    let url = fresh_database(&admin, "careservice_bench").await?;
     let pool = TenancyPool::new(&url, &PoolSettings { max_size: CONCURRENCY, ..PoolSettings::default() })?;
     let steps = Steps::embedded()?;
 
@@ -90,13 +64,13 @@ async fn main() -> anyhow::Result<()> {
     all.sort();
     println!(
         "onboarding, first {FIRST}: p50 {:.1} ms, p95 {:.1} ms (goal p95 <= 250 ms)",
-        ms(percentile(&first, 0.5)),
-        ms(percentile(&first, 0.95))
+        percentile_ms(&first, 0.5),
+        percentile_ms(&first, 0.95)
     );
     println!(
         "onboarding, all {TERRITORIES}: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms, total {:.1} s",
-        ms(percentile(&all, 0.5)),
-        ms(percentile(&all, 0.95)),
+        percentile_ms(&all, 0.5),
+        percentile_ms(&all, 0.95),
         ms(*all.last().unwrap_or(&Duration::ZERO)),
         total.as_secs_f64()
     );
