@@ -24,6 +24,9 @@ use crate::tenancy::Territory;
 
 /// How long a booking holds its slot before it must move on.
 pub const HOLD: Duration = Duration::minutes(15);
+/// How long after its end a confirmed booking completes by itself: time for
+/// the pro or the franchisee to record a no-show instead.
+pub const COMPLETION_GRACE: Duration = Duration::hours(12);
 /// How long a pro has to answer a request (never past the start).
 pub const RESPONSE_TIME: Duration = Duration::hours(24);
 
@@ -291,7 +294,7 @@ async fn open_booking(
     if let Some(deadline) = respond_by {
         enqueue(conn, "booking.respond_deadline", Some(territory_id), payload.clone(), deadline).await?;
     }
-    enqueue(conn, "booking.complete", Some(territory_id), payload, booking.ends_at).await?;
+    enqueue(conn, "booking.complete", Some(territory_id), payload, booking.ends_at + COMPLETION_GRACE).await?;
     Ok(booking)
 }
 

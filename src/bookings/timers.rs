@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::model::{Actor, Status};
+use super::routes::COMPLETION_GRACE;
 use super::store;
 use crate::jobs::Job;
 use crate::tenancy::{BoundConnection, Territory};
@@ -27,7 +28,7 @@ pub async fn handle(
     let (from, to, due): (Status, Status, Due) = match job.kind.as_str() {
         "booking.expire_hold" => (Status::Held, Status::Expired, |b| b.hold_expires_at),
         "booking.respond_deadline" => (Status::AwaitingPro, Status::Expired, |b| b.respond_by),
-        "booking.complete" => (Status::Confirmed, Status::Completed, |b| Some(b.ends_at)),
+        "booking.complete" => (Status::Confirmed, Status::Completed, |b| Some(b.ends_at + COMPLETION_GRACE)),
         other => anyhow::bail!("unknown job kind {other:?}"),
     };
     let Some(booking) = store::find(conn, booking_id).await? else { return Ok(()) };

@@ -534,3 +534,18 @@ async fn a_pro_with_its_own_price_is_booked_at_that_price() {
     let booking: Value = book(&s, &s.customer, "own-price", &request(&at_ten(&s.clock, 2))).await.json().await.unwrap();
     assert_eq!(booking["price"], json!({ "amount": "64.50", "currency": "EUR" }));
 }
+
+#[tokio::test]
+async fn a_no_show_can_be_recorded_after_the_end_before_completion_kicks_in() {
+    let s = scene().await;
+    let booking: Value = book(&s, &s.customer, "ns1", &request(&at_ten(&s.clock, 2))).await.json().await.unwrap();
+    let id = booking["id"].as_str().unwrap();
+    s.app.post(HOST, &format!("/api/v1/bookings/{id}/accept"), &json!({}), Some(&s.pro)).await;
+    let ends_at =
+        chrono::DateTime::parse_from_rfc3339(booking["ends_at"].as_str().unwrap()).unwrap().with_timezone(&Utc);
+    s.clock.advance(ends_at + Duration::hours(1) - s.clock.now());
+    let clock: SharedClock = s.clock.clone();
+    run_due_jobs(&s.app.pool, &clock).await.unwrap();
+    let recorded = s.app.post(HOST, &format!("/api/v1/bookings/{id}/no-show"), &json!({}), Some(&s.pro)).await;
+    assert_eq!(recorded.status(), 200, "the booking completed itself before a no-show could be recorded");
+}
