@@ -171,7 +171,7 @@ async fn create(
             "bookings are made by the territory's customers",
         ));
     }
-    input.validate()?;
+    let postcode = input.validate()?;
     let now = clock.now();
     let start = input.start.with_timezone(&Utc);
     if start < now - Duration::days(1) || start > now + Duration::days(400) {
@@ -186,7 +186,7 @@ async fn create(
         }
         Claim::New => {}
     }
-    let outcome = book(&mut conn, &member, &input, now).await;
+    let outcome = book(&mut conn, &member, &input, postcode, now).await;
     let (status, body) = match &outcome {
         Ok(booking) => (StatusCode::CREATED, booking_json(booking, member.territory.territory())),
         Err(error) if error.status_code().is_client_error() => (error.status_code(), error.body()),
@@ -206,9 +206,9 @@ async fn book(
     conn: &mut AsyncPgConnection,
     member: &TerritoryMember,
     input: &NewBookingBody,
+    postcode: String,
     now: DateTime<Utc>,
 ) -> Result<Booking, ApiError> {
-    let postcode = input.validate()?;
     let territory = member.territory.territory();
     let start = input.start.with_timezone(&Utc);
     let zone = territory.zone();

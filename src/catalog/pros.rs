@@ -116,7 +116,10 @@ struct Offering {
     price: Option<Decimal>,
 }
 
-async fn own_pro(member: &TerritoryMember, conn: &mut diesel_async::AsyncPgConnection) -> Result<Pro, ApiError> {
+/// The profile of the pro making the request (403 for a member who is not a
+/// pro, 409 for a pro with no profile yet).
+pub async fn own_pro(member: &TerritoryMember, conn: &mut diesel_async::AsyncPgConnection) -> Result<Pro, ApiError> {
+    require_pro(member)?;
     pros::table
         .filter(pros::account_id.eq(member.auth.account.id))
         .select(Pro::as_select())
@@ -135,7 +138,6 @@ async fn put_offering(
     path: web::Path<String>,
     body: web::Json<Offering>,
 ) -> Result<HttpResponse, ApiError> {
-    require_pro(&member)?;
     let mut conn = member.territory.connection().await?;
     let pro = own_pro(&member, &mut conn).await?;
     let service = store::service(&mut conn, &path)
@@ -168,7 +170,6 @@ async fn put_offering(
 /// A pro stops offering a service.
 #[delete("/pro/offerings/{code}")]
 async fn delete_offering(member: TerritoryMember, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    require_pro(&member)?;
     let mut conn = member.territory.connection().await?;
     let pro = own_pro(&member, &mut conn).await?;
     let deleted = diesel::delete(pro_offerings::table.find((pro.id, path.as_str()))).execute(&mut *conn).await?;

@@ -26,6 +26,16 @@ fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+/// MFA attempts count per client address and per account.
+async fn limit_attempts(
+    request: &actix_web::HttpRequest,
+    auth: &Authenticated,
+    state: &IdentityState,
+) -> Result<(), ApiError> {
+    limit(state, "mfa:ip", &caller_ip(request), state.limits.sign_in_per_ip).await?;
+    limit(state, "mfa:account", &auth.account.id.to_string(), state.limits.mfa_per_account).await
+}
+
 fn wrong_code() -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
@@ -65,8 +75,7 @@ async fn confirm(
     pool: web::Data<TenancyPool>,
     state: web::Data<IdentityState>,
 ) -> Result<HttpResponse, ApiError> {
-    limit(&state, "mfa:ip", &caller_ip(&request), state.limits.sign_in_per_ip).await?;
-    limit(&state, "mfa:account", &auth.account.id.to_string(), state.limits.mfa_per_account).await?;
+    limit_attempts(&request, &auth, &state).await?;
     let secret = match (&auth.account.totp_secret, auth.account.has_mfa()) {
         (Some(secret), false) => secret,
         _ => {
@@ -108,8 +117,7 @@ async fn verify(
     pool: web::Data<TenancyPool>,
     state: web::Data<IdentityState>,
 ) -> Result<HttpResponse, ApiError> {
-    limit(&state, "mfa:ip", &caller_ip(&request), state.limits.sign_in_per_ip).await?;
-    limit(&state, "mfa:account", &auth.account.id.to_string(), state.limits.mfa_per_account).await?;
+    limit_attempts(&request, &auth, &state).await?;
     let secret = match (&auth.account.totp_secret, auth.account.has_mfa()) {
         (Some(secret), true) => secret,
         _ => {

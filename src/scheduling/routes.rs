@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, put, web};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use diesel::prelude::*;
@@ -15,10 +14,11 @@ use uuid::Uuid;
 use super::slots::{ProCalendar, SlotRequest, free_starts};
 use super::store;
 use crate::catalog::effective::{EffectiveService, effective_catalog};
+use crate::catalog::pros::own_pro;
 use crate::catalog::routes::local_date;
 use crate::clock::SharedClock;
 use crate::http::ApiError;
-use crate::identity::{Role, TerritoryFranchisee, TerritoryMember};
+use crate::identity::{TerritoryFranchisee, TerritoryMember};
 use crate::tenancy::{CurrentTerritory, Territory};
 
 /// Registers the scheduling routes (under `/api/v1`).
@@ -94,28 +94,6 @@ async fn replace_availability(
     Ok(())
 }
 
-/// The pro's own profile id, for a member with the pro role.
-pub async fn own_pro_id(member: &TerritoryMember, conn: &mut AsyncPgConnection) -> Result<Uuid, ApiError> {
-    use crate::schema::tenant::pros;
-    if !member.roles.contains(&Role::Pro) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "not-a-pro",
-            "Forbidden",
-            "this endpoint is for the territory's pros",
-        ));
-    }
-    pros::table
-        .filter(pros::account_id.eq(member.auth.account.id))
-        .select(pros::id)
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| {
-            ApiError::new(StatusCode::CONFLICT, "no-profile", "Conflict", "set a profile first (PUT /pro/profile)")
-        })
-}
-
 /// A pro sets its weekly hours (replacing them) and travel buffer.
 #[put("/pro/availability")]
 async fn own_availability(
@@ -123,7 +101,7 @@ async fn own_availability(
     body: web::Json<AvailabilityInput>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = member.territory.connection().await?;
-    let pro_id = own_pro_id(&member, &mut conn).await?;
+    let pro_id = own_pro(&member, &mut conn).await?.id;
     replace_availability(&mut conn, pro_id, &body).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -183,7 +161,7 @@ async fn own_exception(member: TerritoryMember, body: web::Json<ExceptionInput>)
         ));
     }
     let mut conn = member.territory.connection().await?;
-    let pro_id = own_pro_id(&member, &mut conn).await?;
+    let pro_id = own_pro(&member, &mut conn).await?.id;
     // A handful a day is plenty; thousands would slow every slot search.
     let existing: i64 =
         diesel::sql_query("SELECT count(*) AS n FROM availability_exceptions WHERE pro_id = $1 AND day = $2")
