@@ -2,6 +2,7 @@
 
 mod admin;
 mod args;
+mod audit;
 mod config_check;
 mod serve;
 mod territory;
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use args::{AdminCommand, Cli, Command, ConfigCommand, GlobalArgs};
+pub use args::{AdminCommand, AuditCommand, Cli, Command, ConfigCommand, GlobalArgs};
 
 /// Exit code of `territory create` when the territory already exists, so that
 /// onboarding scripts can skip it.
@@ -48,6 +49,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Territory(command) => territory::run(&cli.global, command).await,
         Command::Worker => serve::worker(&cli.global).await,
         Command::Config(ConfigCommand::Check) => Ok(config_check::run()),
+        Command::Audit(AuditCommand::Verify { slug, all }) => audit::verify(&cli.global, slug.as_deref(), all).await,
         Command::Admin(AdminCommand::Create { email, name }) => {
             admin::create(&cli.global, &email, name.as_deref()).await
         }

@@ -11,6 +11,7 @@ mod helpers;
 mod isolation;
 mod mail;
 mod migrations;
+mod money;
 mod onboarding;
 mod resilience;
 mod routing;
