@@ -115,3 +115,33 @@ fn config_check_names_what_is_wrong_and_never_prints_a_secret() {
     assert!(stdout.contains("ok     DATABASE_URL"), "{stdout}");
     assert!(!stdout.contains("hunter2-secret") && !stdout.contains("another-secret"), "{stdout}");
 }
+
+#[tokio::test]
+async fn audit_verify_reports_intact_chains_and_names_a_broken_link() {
+    use diesel_async::SimpleAsyncConnection;
+    let db = fresh_database().await;
+    for slug in ["amsterdam", "utrecht"] {
+        assert!(careservice(&db.url, &["territory", "create", slug, "--name", slug]).status.success());
+    }
+    careservice(&db.url, &["territory", "suspend", "utrecht"]);
+    let intact = careservice(&db.url, &["audit", "verify", "--all"]);
+    assert!(intact.status.success(), "{}{}", text(&intact.stdout), text(&intact.stderr));
+    // Two onboardings and a suspension in HQ's chain.
+    assert!(text(&intact.stdout).contains("hq: intact, 3 entries"), "{}", text(&intact.stdout));
+    assert!(text(&intact.stdout).contains("amsterdam: intact, 0 entries"), "{}", text(&intact.stdout));
+
+    db.admin()
+        .await
+        .batch_execute(
+            "BEGIN; SET LOCAL session_replication_role = replica;
+             UPDATE hq.audit_log SET actor = 'nobody' WHERE seq = 3; COMMIT;",
+        )
+        .await
+        .unwrap();
+    let broken = careservice(&db.url, &["audit", "verify", "hq"]);
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(text(&broken.stdout).contains("hq: BROKEN at entry 3"), "{}", text(&broken.stdout));
+    let unknown = careservice(&db.url, &["audit", "verify", "nowhere"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(text(&unknown.stderr).contains("no territory"), "{}", text(&unknown.stderr));
+}
