@@ -51,6 +51,8 @@ pub struct ServerSettings {
     pub mail_from: String,
     /// The secret the payment provider signs its webhooks with.
     pub payment_webhook_secret: String,
+    /// The keys personal fields are encrypted with.
+    pub keys: crate::privacy::Keyring,
 }
 
 /// The webhook secret of the demo and the tests; `config check` says so.
@@ -73,6 +75,7 @@ impl Default for ServerSettings {
             smtp_url: None,
             mail_from: "CareService <no-reply@careservice.localhost>".to_owned(),
             payment_webhook_secret: DEMO_WEBHOOK_SECRET.to_owned(),
+            keys: crate::privacy::Keyring::demo(),
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod money;
 pub mod payments;
+pub mod privacy;
 pub mod scheduling;
 pub mod schema;
 pub mod startup;

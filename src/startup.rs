@@ -71,10 +71,16 @@ impl Application {
         ];
         let payments = Payments::simulated(settings.payment_webhook_secret.as_bytes());
         if settings.run_worker {
-            let context = JobContext { pool: pool.clone(), clock: settings.clock.clone(), payments: payments.clone() };
+            let context = JobContext {
+                pool: pool.clone(),
+                clock: settings.clock.clone(),
+                payments: payments.clone(),
+                keys: settings.keys.clone(),
+            };
             background.push(tokio::spawn(run_worker(context)));
         }
         let payments = web::Data::new(payments);
+        let keys = web::Data::new(settings.keys.clone());
         let clock = web::Data::new(settings.clock.clone());
         let metrics = web::Data::new(Metrics::new()?);
         let pool = web::Data::new(pool);
@@ -99,6 +105,7 @@ impl Application {
                 .app_data(trusted.clone())
                 .app_data(base.clone())
                 .app_data(payments.clone())
+                .app_data(keys.clone())
                 .app_data(web::PayloadConfig::new(256 * 1024))
                 .configure(http::errors::configure)
                 .configure(http::health::configure)

@@ -9,6 +9,13 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::http::ApiError;
+use crate::privacy::keys::{Keyring, Place};
+
+/// Where a stored answer is bound: it may hold personal data (an address),
+/// so it is sealed for its account and key in the territory.
+fn place<'a>(scope: &'a str, row: &'a str) -> Place<'a> {
+    Place { scope, table: "idempotency_keys", column: "response_body", row }
+}
 
 /// What a key says about a request.
 pub enum Claim {
@@ -37,7 +44,14 @@ pub fn request_hash(body: &serde_json::Value) -> String {
 
 /// Claims `key` for `account` (committed at once, so a concurrent duplicate
 /// sees it), or tells what it already holds.
-pub async fn claim(conn: &mut AsyncPgConnection, account: Uuid, key: &str, hash: &str) -> Result<Claim, ApiError> {
+pub async fn claim(
+    conn: &mut AsyncPgConnection,
+    keys: &Keyring,
+    scope: &str,
+    account: Uuid,
+    key: &str,
+    hash: &str,
+) -> Result<Claim, ApiError> {
     if key.is_empty() || key.len() > 200 || !key.chars().all(|c| c.is_ascii_graphic()) {
         return Err(ApiError::bad_request(
             "invalid-idempotency-key",
@@ -87,7 +101,18 @@ pub async fn claim(conn: &mut AsyncPgConnection, account: Uuid, key: &str, hash:
         ));
     }
     match (stored.state.as_str(), stored.response_status, stored.response_body) {
-        ("done", Some(status), Some(body)) => Ok(Claim::Replay { status: u16::try_from(status).unwrap_or(500), body }),
+        ("done", Some(status), Some(sealed)) => {
+            let row = format!("{account}/{key}");
+            let body = match sealed.as_str() {
+                Some(sealed) => keys
+                    .open(sealed, &place(scope, &row))
+                    .ok()
+                    .and_then(|plain| serde_json::from_str(&plain).ok())
+                    .ok_or_else(|| ApiError::internal(&"a stored answer does not decrypt"))?,
+                None => sealed,
+            };
+            Ok(Claim::Replay { status: u16::try_from(status).unwrap_or(500), body })
+        }
         _ => Err(ApiError::new(
             StatusCode::CONFLICT,
             "idempotency-key-in-flight",
@@ -98,21 +123,25 @@ pub async fn claim(conn: &mut AsyncPgConnection, account: Uuid, key: &str, hash:
     }
 }
 
-/// Stores the answer to a key.
+/// Stores the answer to a key, sealed.
 pub async fn remember(
     conn: &mut AsyncPgConnection,
+    keys: &Keyring,
+    scope: &str,
     account: Uuid,
     key: &str,
     status: u16,
     body: &serde_json::Value,
 ) -> Result<(), ApiError> {
+    let row = format!("{account}/{key}");
+    let body = serde_json::Value::String(keys.seal(&body.to_string(), &place(scope, &row)));
     diesel::sql_query(
         "UPDATE idempotency_keys SET state = 'done', response_status = $3, response_body = $4 WHERE account_id = $1 AND key = $2",
     )
     .bind::<SqlUuid, _>(account)
     .bind::<Text, _>(key)
     .bind::<Integer, _>(i32::from(status))
-    .bind::<Jsonb, _>(body)
+    .bind::<Jsonb, _>(&body)
     .execute(conn)
     .await?;
     Ok(())

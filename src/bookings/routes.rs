@@ -19,6 +19,7 @@ use crate::http::ApiError;
 use crate::identity::{Role, TerritoryMember};
 use crate::payments::flow::{self, Held, PaymentError, Payments};
 use crate::payments::provider::test_cards;
+use crate::privacy::keys::{Keyring, Place};
 use crate::scheduling::routes::{Search, prepare_search};
 use crate::scheduling::slots::is_free;
 use crate::schema::tenant::{pro_offerings, pros};
@@ -124,9 +125,45 @@ pub(crate) async fn visible(
     Ok((booking, actor))
 }
 
-pub(crate) fn booking_json(booking: &Booking, territory: &Territory) -> Value {
+/// Where a booking's `column` is sealed.
+fn sealed_at<'a>(scope: &'a str, column: &'a str, row: &'a str) -> Place<'a> {
+    Place { scope, table: "bookings", column, row }
+}
+
+/// Seals a booking's address and notes for its row.
+pub(crate) fn seal_private(
+    keys: &Keyring,
+    territory: &Territory,
+    id: Uuid,
+    address: &str,
+    notes: &str,
+) -> (String, String) {
+    let (scope, row) = (territory.sealing_scope(), id.to_string());
+    (keys.seal(address, &sealed_at(&scope, "address", &row)), keys.seal(notes, &sealed_at(&scope, "notes", &row)))
+}
+
+/// A booking's address and notes in clear; `None` for a value that does not
+/// decrypt (logged: it was moved, changed, or its key is gone).
+pub(crate) fn open_private(
+    keys: &Keyring,
+    territory: &Territory,
+    booking: &Booking,
+) -> (Option<String>, Option<String>) {
+    let (scope, row) = (territory.sealing_scope(), booking.id.to_string());
+    let open = |column: &str, stored: &str| {
+        keys.open(stored, &sealed_at(&scope, column, &row))
+            .map_err(|error| tracing::error!(booking.id = %booking.id, column, %error, "a sealed field does not open"))
+            .ok()
+    };
+    (open("address", &booking.address), open("notes", &booking.notes))
+}
+
+pub(crate) fn booking_json(booking: &Booking, territory: &Territory, keys: &Keyring) -> Value {
     let zone = territory.zone();
     let mut value = serde_json::to_value(booking).unwrap_or(Value::Null);
+    let (address, notes) = open_private(keys, territory, booking);
+    value["address"] = json!(address);
+    value["notes"] = json!(notes);
     value["status"] = json!(booking.state());
     value["starts_at"] = json!(booking.starts_at.with_timezone(&zone).to_rfc3339());
     value["ends_at"] = json!(booking.ends_at.with_timezone(&zone).to_rfc3339());
@@ -169,6 +206,7 @@ async fn create(
     body: web::Json<Value>,
     clock: web::Data<SharedClock>,
     payments: web::Data<Payments>,
+    keys: web::Data<Keyring>,
 ) -> Result<HttpResponse, ApiError> {
     let key = request
         .headers()
@@ -194,24 +232,25 @@ async fn create(
         return Err(ApiError::unprocessable("invalid-start", "the start is within the booking horizon, from now"));
     }
     let account = member.auth.account.id;
+    let scope = member.territory.territory().sealing_scope();
     let mut conn = member.territory.connection().await?;
-    match idempotency::claim(&mut conn, account, &key, &idempotency::request_hash(&raw)).await? {
+    match idempotency::claim(&mut conn, &keys, &scope, account, &key, &idempotency::request_hash(&raw)).await? {
         Claim::Replay { status, body } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             return Ok(HttpResponse::build(status).json(body));
         }
         Claim::New => {}
     }
-    let outcome = book(&mut conn, &payments, &member, &input, postcode, now).await;
+    let outcome = book(&mut conn, &payments, &keys, &member, &input, postcode, now).await;
     let (status, body) = match &outcome {
-        Ok(booking) => (StatusCode::CREATED, booking_json(booking, member.territory.territory())),
+        Ok(booking) => (StatusCode::CREATED, booking_json(booking, member.territory.territory(), &keys)),
         Err(error) if error.status_code().is_client_error() => (error.status_code(), error.body()),
         Err(_) => {
             idempotency::release(&mut conn, account, &key).await?;
             return Err(outcome.err().unwrap_or_else(|| ApiError::internal(&"unknown")));
         }
     };
-    idempotency::remember(&mut conn, account, &key, status.as_u16(), &body).await?;
+    idempotency::remember(&mut conn, &keys, &scope, account, &key, status.as_u16(), &body).await?;
     match outcome {
         Ok(_) => Ok(HttpResponse::Created().json(body)),
         Err(error) => Err(error),
@@ -221,6 +260,7 @@ async fn create(
 async fn book(
     conn: &mut AsyncPgConnection,
     payments: &Payments,
+    keys: &Keyring,
     member: &TerritoryMember,
     input: &NewBookingBody,
     postcode: String,
@@ -247,7 +287,10 @@ async fn book(
             .await
             .optional()?
             .flatten();
+        let id = Uuid::new_v4();
+        let (address, notes) = seal_private(keys, territory, id, input.address.trim(), &input.notes);
         let new = NewBooking {
+            id,
             customer_account_id: account,
             pro_id,
             service_code: service.code.clone(),
@@ -259,8 +302,8 @@ async fn book(
             cancellation_free_hours: service.cancellation_free_hours,
             cancellation_fee_percent: service.cancellation_fee_percent,
             postcode: postcode.clone(),
-            address: input.address.trim().to_owned(),
-            notes: input.notes.clone(),
+            address,
+            notes,
             hold_expires_at: now + HOLD,
             rescheduled_from: None,
         };
@@ -348,7 +391,11 @@ struct ListQuery {
 /// The bookings the asker may see: a customer its own, a pro those assigned
 /// to it, the franchisee all of the territory's.
 #[get("/bookings")]
-async fn list(member: TerritoryMember, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
+async fn list(
+    member: TerritoryMember,
+    query: web::Query<ListQuery>,
+    keys: web::Data<Keyring>,
+) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(ApiError::bad_request("malformed-query", "limit is between 1 and 200"));
@@ -373,16 +420,20 @@ async fn list(member: TerritoryMember, query: web::Query<ListQuery>) -> Result<H
     };
     let territory = member.territory.territory();
     let bookings: Vec<Value> =
-        store::list(&mut conn, &who, limit).await?.iter().map(|b| booking_json(b, territory)).collect();
+        store::list(&mut conn, &who, limit).await?.iter().map(|b| booking_json(b, territory, &keys)).collect();
     Ok(HttpResponse::Ok().json(json!({ "bookings": bookings })))
 }
 
 /// One booking with its history.
 #[get("/bookings/{id}")]
-async fn show(member: TerritoryMember, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+async fn show(
+    member: TerritoryMember,
+    path: web::Path<Uuid>,
+    keys: web::Data<Keyring>,
+) -> Result<HttpResponse, ApiError> {
     let mut conn = member.territory.connection().await?;
     let (booking, _) = visible(&mut conn, &member, *path).await?;
-    let mut body = booking_json(&booking, member.territory.territory());
+    let mut body = booking_json(&booking, member.territory.territory(), &keys);
     body["events"] = json!(store::events(&mut conn, booking.id).await?);
     Ok(HttpResponse::Ok().json(body))
 }
@@ -421,6 +472,7 @@ async fn act(
     body: Option<web::Json<ActionBody>>,
     clock: web::Data<SharedClock>,
     payments: web::Data<Payments>,
+    keys: web::Data<Keyring>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, action_name) = path.into_inner();
     let action = match action_name.as_str() {
@@ -459,9 +511,9 @@ async fn act(
     if action == Action::Reschedule {
         let start =
             body.and_then(|b| b.start).ok_or_else(|| ApiError::bad_request("missing-start", "give the new start"))?;
-        let moved = reschedule(&mut conn, &member, &booking, start.with_timezone(&Utc), actor, now).await?;
+        let moved = reschedule(&mut conn, &keys, &member, &booking, start.with_timezone(&Utc), actor, now).await?;
         settle_now(&mut conn, &payments, member.territory.territory(), &moved, now).await;
-        return Ok(HttpResponse::Created().json(booking_json(&moved, member.territory.territory())));
+        return Ok(HttpResponse::Created().json(booking_json(&moved, member.territory.territory(), &keys)));
     }
     let fee = (action == Action::Cancel).then(|| {
         cancellation_fee(
@@ -493,7 +545,7 @@ async fn act(
         .await?
         .ok_or_else(|| ApiError::conflict("invalid-transition", "the booking changed meanwhile; reload it"))?;
     settle_now(&mut conn, &payments, member.territory.territory(), &moved, now).await;
-    let mut body = booking_json(&moved, member.territory.territory());
+    let mut body = booking_json(&moved, member.territory.territory(), &keys);
     if let Some(fee) = fee {
         body["cancellation_fee"] = json!(crate::money::Money::euros(fee));
     }
@@ -504,6 +556,7 @@ async fn act(
 /// RESCHEDULED and the new one is created, linked both ways, atomically.
 async fn reschedule(
     conn: &mut AsyncPgConnection,
+    keys: &Keyring,
     member: &TerritoryMember,
     old: &Booking,
     start: DateTime<Utc>,
@@ -525,7 +578,14 @@ async fn reschedule(
         .into_iter()
         .next()
         .ok_or_else(|| ApiError::conflict("slot-unavailable", "the pro is not free at that start"))?;
+    // Sealed values are bound to their row: the new booking seals its own.
+    let id = Uuid::new_v4();
+    let (address, notes) = match open_private(keys, territory, old) {
+        (Some(address), Some(notes)) => seal_private(keys, territory, id, &address, &notes),
+        _ => return Err(ApiError::internal(&"the booking's sealed fields do not open")),
+    };
     let new = NewBooking {
+        id,
         customer_account_id: old.customer_account_id,
         pro_id,
         service_code: old.service_code.clone(),
@@ -537,8 +597,8 @@ async fn reschedule(
         cancellation_free_hours: old.cancellation_free_hours,
         cancellation_fee_percent: old.cancellation_fee_percent,
         postcode: old.postcode.clone(),
-        address: old.address.clone(),
-        notes: old.notes.clone(),
+        address,
+        notes,
         hold_expires_at: now + HOLD,
         rescheduled_from: Some(old.id),
     };

@@ -71,9 +71,11 @@ const COLUMNS: &str = "id, customer_account_id, pro_id, service_code, starts_at,
     cancellation_free_hours, cancellation_fee_percent, postcode, address, notes, hold_expires_at, respond_by,
     cancelled_by, cancellation_fee, rescheduled_from, rescheduled_to, created_at";
 
-/// What a new booking is made of.
+/// What a new booking is made of; `address` and `notes` come sealed for
+/// this booking's id.
 #[derive(Debug, Clone)]
 pub struct NewBooking {
+    pub id: Uuid,
     pub customer_account_id: Uuid,
     pub pro_id: Uuid,
     pub service_code: String,
@@ -97,9 +99,9 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: &NewBooking) -> diesel::Q
     diesel::sql_query(format!(
         "INSERT INTO bookings (customer_account_id, pro_id, service_code, starts_at, ends_at, buffer_minutes, blocked,
                                status, price, vat_rate, cancellation_free_hours, cancellation_fee_percent,
-                               postcode, address, notes, hold_expires_at, rescheduled_from)
+                               postcode, address, notes, hold_expires_at, rescheduled_from, id)
          VALUES ($1, $2, $3, $4, $5, $6, tstzrange($4, $5 + make_interval(mins => $6)), 'held', $7, $8, $9, $10,
-                 $11, $12, $13, $14, $15)
+                 $11, $12, $13, $14, $15, $16)
          RETURNING {COLUMNS}"
     ))
     .bind::<SqlUuid, _>(new.customer_account_id)
@@ -117,6 +119,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: &NewBooking) -> diesel::Q
     .bind::<Text, _>(&new.notes)
     .bind::<Timestamptz, _>(new.hold_expires_at)
     .bind::<Nullable<SqlUuid>, _>(new.rescheduled_from)
+    .bind::<SqlUuid, _>(new.id)
     .get_result(conn)
     .await
 }

@@ -34,9 +34,26 @@ pub struct GlobalArgs {
     #[arg(long, env = "CARESERVICE_PAYMENT_WEBHOOK_SECRET", default_value = crate::config::DEMO_WEBHOOK_SECRET,
           global = true, hide_env_values = true, hide_default_value = true)]
     pub payment_webhook_secret: String,
+    /// Keys for personal fields: VERSION:BASE64 pairs (32 bytes each), comma-separated; the highest seals.
+    #[arg(long, env = "CARESERVICE_ENCRYPTION_KEYS", global = true, hide_env_values = true)]
+    pub encryption_keys: Option<String>,
+    /// A file holding the keys, one VERSION:BASE64 per line (instead of --encryption-keys).
+    #[arg(long, env = "CARESERVICE_ENCRYPTION_KEY_FILE", global = true, conflicts_with = "encryption_keys")]
+    pub encryption_key_file: Option<PathBuf>,
 }
 
 impl GlobalArgs {
+    /// The configured keys; the demo key when none are configured.
+    pub fn keyring(&self) -> anyhow::Result<crate::privacy::Keyring> {
+        let spec = match (&self.encryption_keys, &self.encryption_key_file) {
+            (Some(keys), _) if !keys.is_empty() => keys.clone(),
+            (_, Some(file)) => std::fs::read_to_string(file)
+                .map_err(|error| anyhow::anyhow!("cannot read the key file {}: {error}", file.display()))?,
+            _ => return Ok(crate::privacy::Keyring::demo()),
+        };
+        Ok(crate::privacy::Keyring::parse(&spec)?)
+    }
+
     /// Where the database is.
     pub fn database_source(&self) -> DatabaseSource {
         match &self.database_url {

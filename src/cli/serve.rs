@@ -28,6 +28,7 @@ pub fn server_settings(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<
         smtp_url: args.smtp_url.clone().filter(|url| !url.is_empty()),
         mail_from: args.mail_from.clone(),
         payment_webhook_secret: global.payment_webhook_secret.clone(),
+        keys: global.keyring()?,
         ..defaults
     })
 }
@@ -85,6 +86,7 @@ pub async fn worker(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             pool,
             clock: crate::clock::system(),
             payments: crate::payments::Payments::simulated(global.payment_webhook_secret.as_bytes()),
+            keys: global.keyring()?,
         }) => {}
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}

@@ -14,6 +14,7 @@ pub struct JobContext {
     pub pool: TenancyPool,
     pub clock: SharedClock,
     pub payments: Payments,
+    pub keys: crate::privacy::Keyring,
 }
 
 /// What one job did.

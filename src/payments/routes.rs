@@ -25,6 +25,7 @@ use crate::http::ApiError;
 use crate::identity::{TerritoryFranchisee, TerritoryMember};
 use crate::ledger::split::to_cents;
 use crate::money::Money;
+use crate::privacy::keys::Keyring;
 use crate::schema::services;
 use crate::tenancy::CurrentTerritory;
 
@@ -203,6 +204,7 @@ async fn refund(
     body: web::Json<Value>,
     payments: web::Data<Payments>,
     clock: web::Data<SharedClock>,
+    keys: web::Data<Keyring>,
 ) -> Result<HttpResponse, ApiError> {
     let key = request
         .headers()
@@ -229,7 +231,8 @@ async fn refund(
         .await?
         .ok_or_else(|| ApiError::not_found("unknown-booking", "there is no such booking for you here"))?;
     let hash = idempotency::request_hash(&json!({ "refund": booking_id, "body": raw }));
-    match idempotency::claim(&mut conn, account, &key, &hash).await? {
+    let scope = territory.sealing_scope();
+    match idempotency::claim(&mut conn, &keys, &scope, account, &key, &hash).await? {
         Claim::Replay { status, body } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             return Ok(HttpResponse::build(status).json(body));
@@ -271,7 +274,7 @@ async fn refund(
             return Err(outcome.err().unwrap_or_else(|| ApiError::internal(&"unknown")));
         }
     };
-    idempotency::remember(&mut conn, account, &key, status.as_u16(), &body).await?;
+    idempotency::remember(&mut conn, &keys, &scope, account, &key, status.as_u16(), &body).await?;
     match outcome {
         Ok(_) => Ok(HttpResponse::Created().json(body)),
         Err(error) => Err(error),

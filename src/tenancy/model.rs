@@ -84,6 +84,12 @@ impl Territory {
     pub fn zone(&self) -> chrono_tz::Tz {
         self.timezone.parse().unwrap_or(chrono_tz::Europe::Amsterdam)
     }
+
+    /// What encrypted values of this territory are bound to: its id, which
+    /// (unlike the slug) never changes.
+    pub fn sealing_scope(&self) -> String {
+        format!("t{}", self.id)
+    }
 }
 
 impl From<TerritoryRow> for Territory {

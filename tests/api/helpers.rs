@@ -197,6 +197,7 @@ impl TestApp {
             pool: self.pool.clone(),
             clock: clock.clone(),
             payments: careservice::payments::Payments::simulated(careservice::config::DEMO_WEBHOOK_SECRET.as_bytes()),
+            keys: careservice::privacy::Keyring::demo(),
         }
     }
 

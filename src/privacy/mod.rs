@@ -1,0 +1,6 @@
+//! Privacy by design: field encryption at rest, the right of access (export),
+//! the right to erasure with fiscal retention, and consent records.
+
+pub mod keys;
+
+pub use keys::Keyring;
