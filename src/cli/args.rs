@@ -84,6 +84,18 @@ pub enum Command {
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Manage the keys of personal fields.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// `keys ...`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print a new random key (add it as the next VERSION:KEY, then rotate).
+    Generate,
+    /// Re-encrypt every personal field with the newest configured key, with the service running.
+    Rotate,
 }
 
 /// `audit ...`.

@@ -4,6 +4,7 @@ mod admin;
 mod args;
 mod audit;
 mod config_check;
+mod keys;
 mod serve;
 mod territory;
 
@@ -11,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use args::{AdminCommand, AuditCommand, Cli, Command, ConfigCommand, GlobalArgs};
+pub use args::{AdminCommand, AuditCommand, Cli, Command, ConfigCommand, GlobalArgs, KeysCommand};
 
 /// Exit code of `territory create` when the territory already exists, so that
 /// onboarding scripts can skip it.
@@ -50,6 +51,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Worker => serve::worker(&cli.global).await,
         Command::Config(ConfigCommand::Check) => Ok(config_check::run()),
         Command::Audit(AuditCommand::Verify { slug, all }) => audit::verify(&cli.global, slug.as_deref(), all).await,
+        Command::Keys(KeysCommand::Generate) => {
+            println!("{}", crate::privacy::keys::generate_key());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys(KeysCommand::Rotate) => keys::rotate(&cli.global).await,
         Command::Admin(AdminCommand::Create { email, name }) => {
             admin::create(&cli.global, &email, name.as_deref()).await
         }

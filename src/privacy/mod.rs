@@ -2,5 +2,6 @@
 //! the right to erasure with fiscal retention, and consent records.
 
 pub mod keys;
+pub mod rotate;
 
 pub use keys::Keyring;
