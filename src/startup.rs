@@ -98,6 +98,8 @@ impl Application {
                 .configure(http::errors::configure)
                 .configure(http::health::configure)
                 .configure(http::metrics::configure)
+                // Before the /api/v1 scope, which would answer these paths itself.
+                .configure(http::openapi::configure)
                 .service(
                     web::scope("/api/v1")
                         .wrap(portal_cors(&base_domain))

@@ -5,6 +5,7 @@ pub mod client_ip;
 pub mod errors;
 pub mod health;
 pub mod metrics;
+pub mod openapi;
 pub mod problem;
 pub mod security;
 

@@ -12,5 +12,6 @@ mod isolation;
 mod mail;
 mod migrations;
 mod onboarding;
+mod openapi;
 mod resilience;
 mod routing;
