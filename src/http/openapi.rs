@@ -67,7 +67,20 @@ struct RootDoc;
 /// shared security schemes and error answers.
 pub fn document() -> utoipa::openapi::OpenApi {
     // One entry per `Doc` next to a `configure`: a new routes file adds its own.
-    let v1 = [crate::tenancy::routes::Doc::openapi()];
+    let v1 = [
+        crate::tenancy::routes::Doc::openapi(),
+        crate::identity::routes::Doc::openapi(),
+        crate::identity::mfa_routes::Doc::openapi(),
+        crate::identity::invitations::Doc::openapi(),
+        crate::hq::routes::Doc::openapi(),
+        crate::catalog::routes::Doc::openapi(),
+        crate::catalog::hq_routes::Doc::openapi(),
+        crate::catalog::pros::Doc::openapi(),
+        crate::catalog::settings::Doc::openapi(),
+        crate::scheduling::routes::Doc::openapi(),
+        crate::bookings::routes::Doc::openapi(),
+        crate::jobs::routes::Doc::openapi(),
+    ];
     let mut doc = v1.into_iter().fold(RootDoc::openapi(), |doc, domain| doc.nest("/api/v1", domain));
     SharedAnswers.modify(&mut doc);
     doc
