@@ -103,6 +103,7 @@ impl Application {
                 .service(
                     web::scope("/api/v1")
                         .wrap(portal_cors(&base_domain))
+                        .wrap(from_fn(http::json_body::objects_only))
                         .wrap(from_fn(route_by_host))
                         .configure(crate::tenancy::routes::configure)
                         .configure(crate::identity::configure)

@@ -482,7 +482,7 @@ enum ActionName {
 
 /// accept, decline, cancel, complete, no-show, reschedule.
 #[utoipa::path(tag = "bookings", security(("bearer" = []), ("session_cookie" = [])),
-    params(("id" = Uuid, Path, description = "The booking's id"), ("action" = ActionName, Path)),
+    params(("id" = Uuid, Path, description = "The booking's id"), ("action" = inline(ActionName), Path)),
     request_body(content = Option<ActionBody>, description = "Only for reschedule"),
     responses(
         (status = 200, description = "Moved on; a cancellation carries its fee", body = BookingView),

@@ -110,7 +110,7 @@ async fn create_service(
 }
 
 /// Changes a service; the result must still be valid as a whole.
-#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), params(("code" = String, Path, description = "The service's code")), responses(
+#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), params(("code" = String, Path, description = "The service's code", example = "house-cleaning")), responses(
     (status = 200, body = Service),
     (status = 404, description = "unknown-service", body = Problem),
     (status = 422, description = "invalid-service, unknown-category or unknown-vat-category", body = Problem),

@@ -134,6 +134,7 @@ struct Offering {
 #[derive(Serialize, ToSchema)]
 pub struct OfferingView {
     /// The service's code.
+    #[schema(example = "house-cleaning")]
     service: String,
     /// The pro's own price; null for the territory's.
     price: Option<Money>,
@@ -155,7 +156,7 @@ pub async fn own_pro(member: &TerritoryMember, conn: &mut diesel_async::AsyncPgC
 }
 
 /// A pro offers a service, optionally at its own price within HQ's bounds.
-#[utoipa::path(tag = "pros", security(("bearer" = []), ("session_cookie" = [])), params(("code" = String, Path, description = "The service's code")), responses(
+#[utoipa::path(tag = "pros", security(("bearer" = []), ("session_cookie" = [])), params(("code" = String, Path, description = "The service's code", example = "house-cleaning")), responses(
     (status = 200, body = OfferingView),
     (status = 404, description = "unknown-service", body = Problem),
     (status = 409, description = "no-profile: set a profile first", body = Problem),
@@ -197,7 +198,7 @@ async fn put_offering(
 }
 
 /// A pro stops offering a service.
-#[utoipa::path(tag = "pros", security(("bearer" = []), ("session_cookie" = [])), params(("code" = String, Path, description = "The service's code")), responses(
+#[utoipa::path(tag = "pros", security(("bearer" = []), ("session_cookie" = [])), params(("code" = String, Path, description = "The service's code", example = "house-cleaning")), responses(
     (status = 204, description = "No longer offered"),
     (status = 404, description = "no-offering", body = Problem),
     (status = 409, description = "no-profile", body = Problem),
@@ -220,6 +221,7 @@ async fn delete_offering(member: TerritoryMember, path: web::Path<String>) -> Re
 #[into_params(parameter_in = Query)]
 struct ServiceQuery {
     /// The service's code.
+    #[param(example = "house-cleaning")]
     service: String,
 }
 

@@ -118,7 +118,7 @@ fn check_within_bounds(tailoring: &Override, service: &Service) -> Result<(), St
 /// The franchisee tailors a service for the territory: enabled, price,
 /// duration, texts, cancellation policy, minimum notice, all within HQ's
 /// bounds. The body replaces any earlier tailoring of the service.
-#[utoipa::path(tag = "catalog", security(("bearer" = []), ("session_cookie" = [])), params(("code" = String, Path, description = "The service's code")), responses(
+#[utoipa::path(tag = "catalog", security(("bearer" = []), ("session_cookie" = [])), params(("code" = String, Path, description = "The service's code", example = "house-cleaning")), responses(
     (status = 200, description = "The tailoring as stored", body = Override),
     (status = 404, description = "unknown-service", body = Problem),
     (status = 422, description = "outside-hq-bounds", body = Problem),
@@ -144,7 +144,7 @@ async fn tailor_service(
 }
 
 /// Drops the territory's tailoring of a service: HQ's defaults apply again.
-#[utoipa::path(tag = "catalog", security(("bearer" = []), ("session_cookie" = [])), params(("code" = String, Path, description = "The service's code")), responses(
+#[utoipa::path(tag = "catalog", security(("bearer" = []), ("session_cookie" = [])), params(("code" = String, Path, description = "The service's code", example = "house-cleaning")), responses(
     (status = 204, description = "Dropped"),
     (status = 404, description = "no-override", body = Problem),
 ))]

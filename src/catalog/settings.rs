@@ -144,7 +144,7 @@ async fn territory_connection(pool: &TenancyPool, slug: &str) -> Result<crate::t
 }
 
 /// HQ reads a territory's settings.
-#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), params(("slug" = String, Path)), responses(
+#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), params(("slug" = String, Path, example = "utrecht")), responses(
     (status = 200, body = Settings),
     (status = 404, description = "unknown-territory", body = Problem),
 ))]
@@ -159,7 +159,7 @@ async fn hq_settings(
 }
 
 /// HQ overrides a territory's settings.
-#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), params(("slug" = String, Path)), responses(
+#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), params(("slug" = String, Path, example = "utrecht")), responses(
     (status = 200, body = Settings),
     (status = 404, description = "unknown-territory", body = Problem),
     (status = 422, description = "invalid-settings", body = Problem),

@@ -130,7 +130,8 @@ pub async fn record_change(
 #[diesel(table_name = service_overrides, treat_none_as_null = true)]
 #[serde(deny_unknown_fields)]
 pub struct Override {
-    #[serde(skip_deserializing)]
+    /// Set from the path; a value in the body is ignored.
+    #[serde(default)]
     #[schema(read_only)]
     pub service_code: String,
     #[serde(default = "enabled_by_default")]

@@ -111,7 +111,7 @@ async fn list(
 }
 
 /// One territory with its contracts and domains.
-#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), params(("slug" = String, Path)), responses(
+#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), params(("slug" = String, Path, example = "utrecht")), responses(
     (status = 200, body = TerritoryReport),
     (status = 404, description = "unknown-territory", body = Problem),
 ))]
@@ -158,7 +158,7 @@ struct Change {
 }
 
 /// Suspends or resumes a territory, and/or adds a contract from a date.
-#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), params(("slug" = String, Path)), responses(
+#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), params(("slug" = String, Path, example = "utrecht")), responses(
     (status = 200, body = TerritoryReport),
     (status = 404, description = "unknown-territory", body = Problem),
     (status = 409, description = "invalid-status-change or contract-exists", body = Problem),
@@ -242,7 +242,7 @@ struct InviteBody {
 }
 
 /// Invites the franchisee of a territory.
-#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), params(("slug" = String, Path)), responses(
+#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), params(("slug" = String, Path, example = "utrecht")), responses(
     (status = 201, description = "The invitation is mailed", body = InvitationView),
     (status = 404, description = "unknown-territory", body = Problem),
     (status = 422, description = "invalid-email", body = Problem),

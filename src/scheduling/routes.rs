@@ -280,6 +280,7 @@ pub async fn prepare_search(
 #[into_params(parameter_in = Query)]
 struct SlotQuery {
     /// The service's code.
+    #[param(example = "house-cleaning")]
     service: String,
     /// The first local date.
     from: NaiveDate,

@@ -7,6 +7,7 @@ mod authorization;
 mod bookings;
 mod catalog;
 mod cli;
+mod conformance;
 mod helpers;
 mod isolation;
 mod mail;

@@ -162,6 +162,14 @@ async fn the_document_is_openapi_3_1_with_problems_security_schemes_and_money() 
             }
         }
     }
+    // What an answer carries is in its schema, even when a request may not set it.
+    assert_eq!(components["schemas"]["Override"]["properties"]["service_code"]["readOnly"], true);
+    // Every reference leads somewhere (a missing component breaks clients).
+    let text = document.to_string();
+    for reference in text.split("\"$ref\":\"").skip(1) {
+        let pointer = reference.split('"').next().unwrap().trim_start_matches('#');
+        assert!(document.pointer(pointer).is_some(), "dangling reference {pointer}");
+    }
     // A signed-in operation says how to sign in; the catalog is public.
     assert!(document["paths"]["/api/v1/bookings"]["get"]["security"].is_array());
     assert!(document["paths"]["/api/v1/catalog"]["get"].get("security").is_none());
