@@ -30,6 +30,9 @@ pub struct GlobalArgs {
     /// Territories are SLUG.BASE_DOMAIN, the HQ console hq.BASE_DOMAIN.
     #[arg(long, env = "CARESERVICE_BASE_DOMAIN", default_value = "localhost", global = true)]
     pub base_domain: String,
+    /// A TOML file of settings (keys as the variables, lower case, without CARESERVICE_); the environment and flags override it.
+    #[arg(long, env = "CARESERVICE_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
 }
 
 impl GlobalArgs {
