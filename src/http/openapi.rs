@@ -133,6 +133,13 @@ impl Modify for SharedAnswers {
                 if in_api {
                     add_shared_answers(operation);
                 }
+                // Handlers are named within their module (two `list`s):
+                // the tag makes each operation id unique, as 3.1 requires.
+                if let (Some(id), Some(tag)) =
+                    (&operation.operation_id, operation.tags.as_ref().and_then(|t| t.first()))
+                {
+                    operation.operation_id = Some(format!("{tag}_{id}"));
+                }
                 for response in operation.responses.responses.values_mut() {
                     if let RefOr::T(response) = response {
                         as_problem_json(response);

@@ -164,6 +164,12 @@ async fn the_document_is_openapi_3_1_with_problems_security_schemes_and_money() 
     }
     // What an answer carries is in its schema, even when a request may not set it.
     assert_eq!(components["schemas"]["Override"]["properties"]["service_code"]["readOnly"], true);
+    // Operation ids are unique (code generators name functions after them).
+    let mut ids = BTreeSet::new();
+    for (method, path) in documented_operations(&document) {
+        let id = document["paths"][&path][&method]["operationId"].as_str().unwrap().to_owned();
+        assert!(ids.insert(id.clone()), "operationId {id} is used twice");
+    }
     // Every reference leads somewhere (a missing component breaks clients).
     let text = document.to_string();
     for reference in text.split("\"$ref\":\"").skip(1) {
