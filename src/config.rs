@@ -49,7 +49,12 @@ pub struct ServerSettings {
     pub smtp_url: Option<String>,
     /// The sender of outgoing mail.
     pub mail_from: String,
+    /// The secret the payment provider signs its webhooks with.
+    pub payment_webhook_secret: String,
 }
+
+/// The webhook secret of the demo and the tests; `config check` says so.
+pub const DEMO_WEBHOOK_SECRET: &str = "careservice-demo-webhook-secret-not-for-production";
 
 impl Default for ServerSettings {
     fn default() -> Self {
@@ -67,6 +72,7 @@ impl Default for ServerSettings {
             run_worker: true,
             smtp_url: None,
             mail_from: "CareService <no-reply@careservice.localhost>".to_owned(),
+            payment_webhook_secret: DEMO_WEBHOOK_SECRET.to_owned(),
         }
     }
 }

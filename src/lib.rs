@@ -5,6 +5,7 @@
 //! [`startup::Application`] for the server and at [`tenancy`] for the contract
 //! that keeps territories apart.
 
+pub mod audit;
 pub mod bookings;
 pub mod catalog;
 pub mod cli;
@@ -15,7 +16,9 @@ pub mod hq;
 pub mod http;
 pub mod identity;
 pub mod jobs;
+pub mod ledger;
 pub mod money;
+pub mod payments;
 pub mod scheduling;
 pub mod schema;
 pub mod startup;

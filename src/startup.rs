@@ -20,7 +20,8 @@ use crate::http::security::{portal_cors, security_headers, tls_config};
 use crate::identity::IdentityState;
 use crate::identity::mail::{MailTransport, run_delivery};
 use crate::identity::ratelimit::RateLimiter;
-use crate::jobs::run_worker;
+use crate::jobs::{JobContext, run_worker};
+use crate::payments::Payments;
 use crate::telemetry::RequestSpan;
 use crate::tenancy::TenancyPool;
 use crate::tenancy::notify::{CATALOG_CHANNEL, ChangeHandler, TERRITORIES_CHANNEL, listen_for_changes};
@@ -68,9 +69,12 @@ impl Application {
                 MailTransport::new(settings.smtp_url.as_deref(), &settings.mail_from)?,
             )),
         ];
+        let payments = Payments::simulated(settings.payment_webhook_secret.as_bytes());
         if settings.run_worker {
-            background.push(tokio::spawn(run_worker(pool.clone(), settings.clock.clone())));
+            let context = JobContext { pool: pool.clone(), clock: settings.clock.clone(), payments: payments.clone() };
+            background.push(tokio::spawn(run_worker(context)));
         }
+        let payments = web::Data::new(payments);
         let clock = web::Data::new(settings.clock.clone());
         let metrics = web::Data::new(Metrics::new()?);
         let pool = web::Data::new(pool);
@@ -94,6 +98,7 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(trusted.clone())
                 .app_data(base.clone())
+                .app_data(payments.clone())
                 .app_data(web::PayloadConfig::new(256 * 1024))
                 .configure(http::errors::configure)
                 .configure(http::health::configure)
@@ -110,7 +115,11 @@ impl Application {
                         .configure(crate::hq::configure)
                         .configure(crate::catalog::configure)
                         .configure(crate::scheduling::configure)
+                        // Before bookings: `/bookings/{id}/refunds` is not a booking action.
+                        .configure(crate::payments::configure)
                         .configure(crate::bookings::configure)
+                        .configure(crate::ledger::configure)
+                        .configure(crate::audit::configure)
                         .configure(crate::jobs::configure)
                         .default_service(web::to(http::errors::no_such_route)),
                 )

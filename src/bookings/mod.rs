@@ -2,6 +2,7 @@
 //! timers that move bookings nobody moves.
 
 pub mod idempotency;
+pub mod lifecycle;
 pub mod model;
 pub mod routes;
 pub mod store;

@@ -13,14 +13,16 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::idempotency::{self, Claim};
+use super::lifecycle;
 use super::model::{Action, Actor, Refusal, Status, cancellation_fee, transition};
 use super::store::{self, Booking, Event, NewBooking, Visibility};
 use crate::clock::SharedClock;
 use crate::http::ApiError;
 use crate::http::problem::Problem;
 use crate::identity::{Role, TerritoryMember};
-use crate::jobs::enqueue;
 use crate::money::Money;
+use crate::payments::flow::{self, Held, PaymentError, Payments};
+use crate::payments::provider::test_cards;
 use crate::scheduling::routes::{Search, prepare_search};
 use crate::scheduling::slots::is_free;
 use crate::schema::tenant::{pro_offerings, pros};
@@ -57,6 +59,14 @@ struct NewBookingBody {
     /// At most 2000 characters.
     #[serde(default)]
     notes: String,
+    /// The payment method token from the provider's client side; the
+    /// simulated provider takes its test cards (`sim-card` by default).
+    #[serde(default = "default_payment_method")]
+    payment_method: String,
+}
+
+fn default_payment_method() -> String {
+    test_cards::OK.to_owned()
 }
 
 /// A booking as its customer, its pro and the franchisee see it. The answer
@@ -132,13 +142,16 @@ impl NewBookingBody {
         if self.notes.chars().count() > 2000 {
             return Err(ApiError::unprocessable("invalid-notes", "notes have at most 2000 characters"));
         }
+        if !(1..=200).contains(&self.payment_method.len()) {
+            return Err(ApiError::unprocessable("invalid-payment-method", "a payment method has 1 to 200 characters"));
+        }
         Ok(compact)
     }
 }
 
 /// Whether the member acting on `booking` is its customer, its pro or the
 /// franchisee (in that order of preference), or none of them.
-async fn actor_for(
+pub(crate) async fn actor_for(
     conn: &mut AsyncPgConnection,
     member: &TerritoryMember,
     booking: &Booking,
@@ -169,7 +182,7 @@ fn not_found() -> ApiError {
     ApiError::not_found("unknown-booking", "there is no such booking for you here")
 }
 
-async fn visible(
+pub(crate) async fn visible(
     conn: &mut AsyncPgConnection,
     member: &TerritoryMember,
     id: Uuid,
@@ -179,7 +192,7 @@ async fn visible(
     Ok((booking, actor))
 }
 
-fn booking_json(booking: &Booking, territory: &Territory) -> Value {
+pub(crate) fn booking_json(booking: &Booking, territory: &Territory) -> Value {
     let zone = territory.zone();
     let mut value = serde_json::to_value(booking).unwrap_or(Value::Null);
     value["status"] = json!(booking.state());
@@ -213,15 +226,18 @@ async fn free_pros(
     Ok(order.into_iter().filter_map(|id| free.iter().find(|(pro, _)| *pro == id).copied()).collect())
 }
 
-/// Requests a booking. Needs an `Idempotency-Key`. The booking is HELD, then
-/// waits for the pro (or is confirmed at once for instantly bookable
-/// services); timers expire it if nobody moves it on.
+/// Requests a booking. Needs an `Idempotency-Key`. The booking is HELD while
+/// its price is held on the customer's payment method, then waits for the pro
+/// (or is confirmed, and the money captured, at once for instantly bookable
+/// services); timers expire it if nobody moves it on. A declined payment
+/// answers 402 and frees the slot.
 #[utoipa::path(tag = "bookings", security(("bearer" = []), ("session_cookie" = [])),
     params(("Idempotency-Key" = String, Header, description = "A unique key per booking attempt; a retry with the same key and body replays the first answer")),
     request_body = NewBookingBody,
     responses(
         (status = 201, body = BookingView),
         (status = 400, description = "missing-idempotency-key or malformed-body", body = Problem),
+        (status = 402, description = "payment-declined: the slot is free again", body = Problem),
         (status = 409, description = "slot-unavailable, slot-taken, or the key was used for another body", body = Problem),
         (status = 422, description = "invalid-postcode, invalid-address, invalid-notes or invalid-start", body = Problem),
     ),
@@ -233,6 +249,7 @@ async fn create(
     member: TerritoryMember,
     body: web::Json<Value>,
     clock: web::Data<SharedClock>,
+    payments: web::Data<Payments>,
 ) -> Result<HttpResponse, ApiError> {
     let key = request
         .headers()
@@ -266,7 +283,7 @@ async fn create(
         }
         Claim::New => {}
     }
-    let outcome = book(&mut conn, &member, &input, postcode, now).await;
+    let outcome = book(&mut conn, &payments, &member, &input, postcode, now).await;
     let (status, body) = match &outcome {
         Ok(booking) => (StatusCode::CREATED, booking_json(booking, member.territory.territory())),
         Err(error) if error.status_code().is_client_error() => (error.status_code(), error.body()),
@@ -284,6 +301,7 @@ async fn create(
 
 async fn book(
     conn: &mut AsyncPgConnection,
+    payments: &Payments,
     member: &TerritoryMember,
     input: &NewBookingBody,
     postcode: String,
@@ -298,6 +316,7 @@ async fn book(
     let service = &search.service;
     let territory_id = territory.id;
     let account = member.auth.account.id;
+    let mut held = None;
     // Concurrent requests may pick the same pro; the database refuses all but
     // one, and the others try the next free pro.
     for (pro_id, buffer) in candidates {
@@ -326,56 +345,79 @@ async fn book(
             hold_expires_at: now + HOLD,
             rescheduled_from: None,
         };
-        let instant = service.instant_booking;
         let result = conn
             .transaction::<_, diesel::result::Error, _>(|conn| {
-                async move { open_booking(conn, &new, instant, territory_id, Some(account), Actor::Customer, now).await }
+                async move { lifecycle::hold(conn, &new, territory_id, Some(account), Actor::Customer, now).await }
                     .scope_boxed()
             })
             .await;
         match result {
             Ok(booking) => {
-                tracing::info!(booking.id = %booking.id, pro.id = %booking.pro_id, "booking requested");
-                return Ok(booking);
+                held = Some(booking);
+                break;
             }
             Err(error) if store::is_overlap(&error) => continue,
             Err(error) => return Err(error.into()),
         }
     }
-    Err(ApiError::conflict("slot-taken", "that time was just taken; pick another"))
+    let held = held.ok_or_else(|| ApiError::conflict("slot-taken", "that time was just taken; pick another"))?;
+    tracing::info!(booking.id = %held.id, pro.id = %held.pro_id, "booking requested");
+    // A provider that cannot be reached leaves the booking HELD; its timer
+    // frees the slot and releases whatever was held.
+    let (authorization, outcome) = flow::authorize(payments, &held, &input.payment_method).await?;
+    let instant = service.instant_booking;
+    let opened = conn
+        .transaction::<_, PaymentError, _>(|conn| {
+            async move {
+                flow::record_authorization(conn, payments, &held, territory, &authorization, now).await?;
+                match outcome {
+                    Held::Authorized => {
+                        Ok(Ok(lifecycle::move_on(conn, &held, instant, territory_id, now).await?.unwrap_or(held)))
+                    }
+                    Held::Pending => Ok(Ok(held)),
+                    Held::Declined(reason) => {
+                        store::move_status(conn, held.id, Status::Held, Status::Expired, None, None, None, now).await?;
+                        store::record_event(
+                            conn,
+                            held.id,
+                            Some(Status::Held),
+                            Status::Expired,
+                            Actor::System,
+                            None,
+                            now,
+                        )
+                        .await?;
+                        Ok(Err(reason))
+                    }
+                }
+            }
+            .scope_boxed()
+        })
+        .await?;
+    let booking = opened.map_err(|reason| {
+        ApiError::new(
+            StatusCode::PAYMENT_REQUIRED,
+            "payment-declined",
+            "Payment Required",
+            format!("the payment was declined ({reason}); the slot is free again"),
+        )
+    })?;
+    settle_now(conn, payments, territory, &booking, now).await;
+    Ok(booking)
 }
 
-/// Inserts a HELD booking and moves it on (to AWAITING_PRO or CONFIRMED),
-/// recording each transition and scheduling its timers, in the caller's
-/// transaction.
-async fn open_booking(
+/// Settles the booking's payment at once; on failure the scheduled
+/// settlement job tries again, so the request does not fail for it.
+async fn settle_now(
     conn: &mut AsyncPgConnection,
-    new: &NewBooking,
-    instant: bool,
-    territory_id: i64,
-    account: Option<Uuid>,
-    actor: Actor,
+    payments: &Payments,
+    territory: &Territory,
+    booking: &Booking,
     now: DateTime<Utc>,
-) -> diesel::QueryResult<Booking> {
-    let held = store::insert(conn, new).await?;
-    store::record_event(conn, held.id, None, Status::Held, actor, account, now).await?;
-    // No payment step yet (issue 6 places the hold here): the booking moves on.
-    let (next, respond_by) = if instant {
-        (Status::Confirmed, None)
-    } else {
-        (Status::AwaitingPro, Some((now + RESPONSE_TIME).min(new.starts_at)))
-    };
-    let booking = store::move_status(conn, held.id, Status::Held, next, respond_by, None, None, now)
-        .await?
-        .ok_or(diesel::result::Error::NotFound)?;
-    store::record_event(conn, held.id, Some(Status::Held), next, Actor::System, None, now).await?;
-    let payload = json!({ "booking": booking.id });
-    enqueue(conn, "booking.expire_hold", Some(territory_id), payload.clone(), new.hold_expires_at).await?;
-    if let Some(deadline) = respond_by {
-        enqueue(conn, "booking.respond_deadline", Some(territory_id), payload.clone(), deadline).await?;
+) {
+    if let Err(error) = flow::settle(conn, payments, territory, booking, now).await {
+        tracing::warn!(booking.id = %booking.id, %error, "payment not settled yet; the settlement job will retry");
     }
-    enqueue(conn, "booking.complete", Some(territory_id), payload, booking.ends_at + COMPLETION_GRACE).await?;
-    Ok(booking)
 }
 
 /// How many.
@@ -499,6 +541,7 @@ async fn act(
     path: web::Path<(Uuid, String)>,
     body: Option<web::Json<ActionBody>>,
     clock: web::Data<SharedClock>,
+    payments: web::Data<Payments>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, action_name) = path.into_inner();
     let named: Result<ActionName, serde::de::value::Error> =
@@ -540,6 +583,7 @@ async fn act(
         let start =
             body.and_then(|b| b.start).ok_or_else(|| ApiError::bad_request("missing-start", "give the new start"))?;
         let moved = reschedule(&mut conn, &member, &booking, start.with_timezone(&Utc), actor, now).await?;
+        settle_now(&mut conn, &payments, member.territory.territory(), &moved, now).await;
         return Ok(HttpResponse::Created().json(booking_json(&moved, member.territory.territory())));
     }
     let fee = (action == Action::Cancel).then(|| {
@@ -555,6 +599,7 @@ async fn act(
     });
     let account = member.auth.account.id;
     let from = booking.state();
+    let territory_id = member.territory.territory().id;
     let moved = conn
         .transaction::<_, diesel::result::Error, _>(|conn| {
             async move {
@@ -562,6 +607,7 @@ async fn act(
                 let moved = store::move_status(conn, id, from, to, None, cancelled_by, fee, now).await?;
                 if moved.is_some() {
                     store::record_event(conn, id, Some(from), to, actor, Some(account), now).await?;
+                    lifecycle::schedule_settlement(conn, territory_id, id, now).await?;
                 }
                 Ok(moved)
             }
@@ -569,6 +615,7 @@ async fn act(
         })
         .await?
         .ok_or_else(|| ApiError::conflict("invalid-transition", "the booking changed meanwhile; reload it"))?;
+    settle_now(&mut conn, &payments, member.territory.territory(), &moved, now).await;
     let mut body = booking_json(&moved, member.territory.territory());
     if let Some(fee) = fee {
         body["cancellation_fee"] = json!(Money::euros(fee));
@@ -629,7 +676,22 @@ async fn reschedule(
                     .await?
                     .ok_or(diesel::result::Error::RollbackTransaction)?;
                 store::record_event(conn, old_id, Some(from), Status::Rescheduled, actor, Some(account), now).await?;
-                let moved = open_booking(conn, &new, instant, territory_id, Some(account), actor, now).await?;
+                let held = lifecycle::hold(conn, &new, territory_id, Some(account), actor, now).await?;
+                // The payment follows the booking to its new time.
+                let payment_moved =
+                    diesel::sql_query("UPDATE payments SET booking_id = $2, updated_at = $3 WHERE booking_id = $1")
+                        .bind::<diesel::sql_types::Uuid, _>(old_id)
+                        .bind::<diesel::sql_types::Uuid, _>(held.id)
+                        .bind::<diesel::sql_types::Timestamptz, _>(now)
+                        .execute(conn)
+                        .await?;
+                if payment_moved > 0 {
+                    let payload = json!({ "from_booking": old_id, "to_booking": held.id });
+                    crate::audit::append(conn, "payment.moved", actor.as_str(), &payload, now).await?;
+                }
+                let moved = lifecycle::move_on(conn, &held, instant, territory_id, now)
+                    .await?
+                    .ok_or(diesel::result::Error::RollbackTransaction)?;
                 diesel::sql_query("UPDATE bookings SET rescheduled_to = $2 WHERE id = $1")
                     .bind::<diesel::sql_types::Uuid, _>(old_id)
                     .bind::<diesel::sql_types::Uuid, _>(moved.id)

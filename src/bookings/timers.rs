@@ -9,11 +9,13 @@ use super::model::{Actor, Status};
 use super::routes::COMPLETION_GRACE;
 use super::store;
 use crate::jobs::Job;
+use crate::payments::flow::{Payments, settle};
 use crate::tenancy::{BoundConnection, Territory};
 
-/// Runs one booking job.
+/// Runs one booking job: a timer, or the settlement of its payment.
 pub async fn handle(
     conn: &mut BoundConnection,
+    payments: &Payments,
     territory: &Territory,
     job: &Job,
     now: DateTime<Utc>,
@@ -24,6 +26,12 @@ pub async fn handle(
         .and_then(|value| value.as_str())
         .and_then(|value| value.parse().ok())
         .ok_or_else(|| anyhow::anyhow!("job {} has no booking id", job.id))?;
+    if job.kind == "payments.settle" {
+        if let Some(booking) = store::find(conn, booking_id).await? {
+            settle(conn, payments, territory, &booking, now).await?;
+        }
+        return Ok(());
+    }
     type Due = fn(&store::Booking) -> Option<DateTime<Utc>>;
     let (from, to, due): (Status, Status, Due) = match job.kind.as_str() {
         "booking.expire_hold" => (Status::Held, Status::Expired, |b| b.hold_expires_at),
@@ -35,9 +43,11 @@ pub async fn handle(
     if booking.state() != from || due(&booking).is_none_or(|at| at > now) {
         return Ok(());
     }
-    if store::move_status(conn, booking_id, from, to, None, None, None, now).await?.is_some() {
+    if let Some(moved) = store::move_status(conn, booking_id, from, to, None, None, None, now).await? {
         store::record_event(conn, booking_id, Some(from), to, Actor::System, None, now).await?;
         tracing::info!(territory = %territory.slug, booking.id = %booking_id, to = to.as_str(), "booking timer fired");
+        // Capture on completion, release on expiry; a failure retries the job.
+        settle(conn, payments, territory, &moved, now).await?;
     }
     Ok(())
 }

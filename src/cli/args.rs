@@ -33,6 +33,10 @@ pub struct GlobalArgs {
     /// A TOML file of settings (keys as the variables, lower case, without CARESERVICE_); the environment and flags override it.
     #[arg(long, env = "CARESERVICE_CONFIG", global = true)]
     pub config: Option<PathBuf>,
+    /// The secret the payment provider signs its webhooks with.
+    #[arg(long, env = "CARESERVICE_PAYMENT_WEBHOOK_SECRET", default_value = crate::config::DEMO_WEBHOOK_SECRET,
+          global = true, hide_env_values = true, hide_default_value = true)]
+    pub payment_webhook_secret: String,
 }
 
 impl GlobalArgs {
@@ -63,6 +67,23 @@ pub enum Command {
     /// Check the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Check the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `audit ...`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk a chain (a territory's, or HQ's with `hq`) and name its first broken link; exits 1 if one is broken.
+    Verify {
+        /// The territory (or `hq`).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        slug: Option<String>,
+        /// Every territory's chain and HQ's.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 /// `config ...`.

@@ -101,6 +101,9 @@ pub fn run(file: Option<&ConfigFile>) -> ExitCode {
         check("CARESERVICE_SMTP_URL", "unset: mail is logged", true, &|url| {
             lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url).map(|_| ()).map_err(|e| e.to_string())
         }),
+        check("CARESERVICE_PAYMENT_WEBHOOK_SECRET", "a demo secret: set one in production", true, &|secret| {
+            if secret.len() >= 32 { Ok(()) } else { Err("use at least 32 characters".into()) }
+        }),
         check("CARESERVICE_MAIL_FROM", "CareService <no-reply@careservice.localhost>", false, &|from| {
             from.parse::<lettre::message::Mailbox>().map(|_| ()).map_err(|e| e.to_string())
         }),

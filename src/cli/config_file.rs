@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use clap::Command;
 
 /// The settings a file may hold, as (key, environment variable).
-pub const KEYS: [(&str, &str); 12] = [
+pub const KEYS: [(&str, &str); 13] = [
     ("database_url", "DATABASE_URL"),
     ("data_dir", "CARESERVICE_DATA_DIR"),
     ("base_domain", "CARESERVICE_BASE_DOMAIN"),
@@ -32,6 +32,7 @@ pub const KEYS: [(&str, &str); 12] = [
     ("tls_key", "CARESERVICE_TLS_KEY"),
     ("smtp_url", "CARESERVICE_SMTP_URL"),
     ("mail_from", "CARESERVICE_MAIL_FROM"),
+    ("payment_webhook_secret", "CARESERVICE_PAYMENT_WEBHOOK_SECRET"),
 ];
 
 /// The environment variable naming the file.

@@ -2,6 +2,7 @@
 
 mod admin;
 mod args;
+mod audit;
 mod config_check;
 pub mod config_file;
 mod serve;
@@ -11,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
 
-pub use args::{AdminCommand, Cli, Command, ConfigCommand, GlobalArgs};
+pub use args::{AdminCommand, AuditCommand, Cli, Command, ConfigCommand, GlobalArgs};
 
 /// Exit code of `territory create` when the territory already exists, so that
 /// onboarding scripts can skip it.
@@ -65,6 +66,7 @@ async fn run(cli: Cli, file: Option<config_file::ConfigFile>) -> anyhow::Result<
         Command::Territory(command) => territory::run(&cli.global, command).await,
         Command::Worker => serve::worker(&cli.global).await,
         Command::Config(ConfigCommand::Check) => Ok(config_check::run(file.as_ref())),
+        Command::Audit(AuditCommand::Verify { slug, all }) => audit::verify(&cli.global, slug.as_deref(), all).await,
         Command::Admin(AdminCommand::Create { email, name }) => {
             admin::create(&cli.global, &email, name.as_deref()).await
         }

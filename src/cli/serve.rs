@@ -27,6 +27,7 @@ pub fn server_settings(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<
         run_worker: !args.no_worker,
         smtp_url: args.smtp_url.clone().filter(|url| !url.is_empty()),
         mail_from: args.mail_from.clone(),
+        payment_webhook_secret: global.payment_webhook_secret.clone(),
         ..defaults
     })
 }
@@ -80,7 +81,11 @@ pub async fn worker(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let mut terminate = signal(SignalKind::terminate())?;
     tracing::info!("job worker running");
     tokio::select! {
-        () = crate::jobs::run_worker(pool, crate::clock::system()) => {}
+        () = crate::jobs::run_worker(crate::jobs::JobContext {
+            pool,
+            clock: crate::clock::system(),
+            payments: crate::payments::Payments::simulated(global.payment_webhook_secret.as_bytes()),
+        }) => {}
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
     }

@@ -58,6 +58,8 @@ const PROBLEM_JSON: &str = "application/problem+json";
         (name = "settings", description = "A territory's branding and default policies"),
         (name = "scheduling", description = "Availability and free slots"),
         (name = "bookings", description = "Bookings and their state machine"),
+        (name = "payments", description = "Payments of bookings, refunds and the provider's webhooks"),
+        (name = "ledger", description = "A territory's ledger: balances, statements and payouts"),
         (name = "hq", description = "The HQ console: territories, accounts, the shared catalog, jobs"),
     ),
 )]
@@ -79,6 +81,9 @@ pub fn document() -> utoipa::openapi::OpenApi {
         crate::catalog::settings::Doc::openapi(),
         crate::scheduling::routes::Doc::openapi(),
         crate::bookings::routes::Doc::openapi(),
+        crate::payments::routes::Doc::openapi(),
+        crate::ledger::routes::Doc::openapi(),
+        crate::audit::routes::Doc::openapi(),
         crate::jobs::routes::Doc::openapi(),
     ];
     let mut doc = v1.into_iter().fold(RootDoc::openapi(), |doc, domain| doc.nest("/api/v1", domain));

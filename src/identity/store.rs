@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use scoped_futures::ScopedFutureExt;
+use serde_json::json;
 use uuid::Uuid;
 
 use super::model::{Account, SessionPolicy, SessionRow};
@@ -64,23 +66,34 @@ pub async fn memberships(conn: &mut AsyncPgConnection, account_id: Uuid) -> Quer
         .collect())
 }
 
-/// Grants `role` (in `territory_id`, or HQ-wide); a no-op if already granted.
+/// Grants `role` (in `territory_id`, or HQ-wide), recorded in HQ's audit
+/// chain; a no-op if already granted.
 pub async fn add_membership(
     conn: &mut AsyncPgConnection,
     account_id: Uuid,
     territory_id: Option<i64>,
     role: Role,
 ) -> QueryResult<()> {
-    diesel::insert_into(memberships::table)
-        .values((
-            memberships::account_id.eq(account_id),
-            memberships::territory_id.eq(territory_id),
-            memberships::role.eq(role.as_str()),
-        ))
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await
-        .map(|_| ())
+    conn.transaction(|conn| {
+        async move {
+            let granted = diesel::insert_into(memberships::table)
+                .values((
+                    memberships::account_id.eq(account_id),
+                    memberships::territory_id.eq(territory_id),
+                    memberships::role.eq(role.as_str()),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            if granted == 1 {
+                let payload = json!({ "account": account_id, "role": role.as_str(), "territory_id": territory_id });
+                crate::audit::append_hq(conn, "account.role_granted", "system", &payload, Utc::now()).await?;
+            }
+            Ok(())
+        }
+        .scope_boxed()
+    })
+    .await
 }
 
 /// Opens a session and returns its id.
@@ -177,21 +190,32 @@ pub async fn revoke_all_sessions(conn: &mut AsyncPgConnection, account_id: Uuid)
 /// consecutive failures, locks the account for a time that doubles with each
 /// further failure, capped at an hour. Never permanent.
 pub async fn record_failed_sign_in(conn: &mut AsyncPgConnection, account: &Account, threshold: i32) -> QueryResult<()> {
-    // Counted in the database, so parallel guesses are all counted.
-    let failures: i32 = diesel::update(accounts::table.find(account.id))
-        .set(accounts::failed_sign_ins.eq(accounts::failed_sign_ins + 1))
-        .returning(accounts::failed_sign_ins)
-        .get_result(conn)
-        .await?;
-    if failures >= threshold {
-        let doublings = u32::try_from(failures - threshold).unwrap_or(0).min(6);
-        let locked_until = Utc::now() + Duration::minutes(1_i64 << doublings);
-        diesel::update(accounts::table.find(account.id))
-            .set(accounts::locked_until.eq(locked_until))
-            .execute(conn)
-            .await?;
-    }
-    Ok(())
+    let account_id = account.id;
+    conn.transaction(|conn| {
+        async move {
+            // Counted in the database, so parallel guesses are all counted.
+            let failures: i32 = diesel::update(accounts::table.find(account_id))
+                .set(accounts::failed_sign_ins.eq(accounts::failed_sign_ins + 1))
+                .returning(accounts::failed_sign_ins)
+                .get_result(conn)
+                .await?;
+            if failures >= threshold {
+                let doublings = u32::try_from(failures - threshold).unwrap_or(0).min(6);
+                let now = Utc::now();
+                let locked_until = now + Duration::minutes(1_i64 << doublings);
+                diesel::update(accounts::table.find(account_id))
+                    .set(accounts::locked_until.eq(locked_until))
+                    .execute(conn)
+                    .await?;
+                let payload =
+                    json!({ "account": account_id, "failed_sign_ins": failures, "locked_until": locked_until });
+                crate::audit::append_hq(conn, "account.locked", "system", &payload, now).await?;
+            }
+            Ok(())
+        }
+        .scope_boxed()
+    })
+    .await
 }
 
 /// After a right password: clears the failure count, and stores a rehashed
@@ -355,14 +379,24 @@ pub async fn use_backup_code(conn: &mut AsyncPgConnection, account_id: Uuid, cod
 /// Disables or re-enables an account; disabling revokes every session.
 pub async fn set_account_active(conn: &mut AsyncPgConnection, account_id: Uuid, active: bool) -> QueryResult<bool> {
     let status = if active { "active" } else { "disabled" };
-    let changed = diesel::update(accounts::table.find(account_id))
-        .set((accounts::status.eq(status), accounts::updated_at.eq(Utc::now())))
-        .execute(conn)
-        .await?;
-    if !active {
-        revoke_all_sessions(conn, account_id).await?;
-    }
-    Ok(changed == 1)
+    conn.transaction(|conn| {
+        async move {
+            let changed = diesel::update(accounts::table.find(account_id))
+                .set((accounts::status.eq(status), accounts::updated_at.eq(Utc::now())))
+                .execute(conn)
+                .await?;
+            if !active {
+                revoke_all_sessions(conn, account_id).await?;
+            }
+            if changed == 1 {
+                let payload = json!({ "account": account_id, "status": status });
+                crate::audit::append_hq(conn, "account.status_changed", "hq_admin", &payload, Utc::now()).await?;
+            }
+            Ok(changed == 1)
+        }
+        .scope_boxed()
+    })
+    .await
 }
 
 /// Removes MFA from an account (its TOTP secret and backup codes).

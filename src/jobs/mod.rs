@@ -9,4 +9,4 @@ pub mod worker;
 
 pub use queue::{Job, enqueue};
 pub use routes::configure;
-pub use worker::{JobOutcome, run_due_jobs, run_worker};
+pub use worker::{JobContext, JobOutcome, run_due_jobs, run_worker};

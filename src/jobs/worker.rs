@@ -5,7 +5,16 @@ use std::time::Duration;
 
 use super::queue::{self, Job};
 use crate::clock::SharedClock;
+use crate::payments::flow::Payments;
 use crate::tenancy::{TenancyPool, store};
+
+/// What jobs run with: the database, the clock and the payment provider.
+#[derive(Clone)]
+pub struct JobContext {
+    pub pool: TenancyPool,
+    pub clock: SharedClock,
+    pub payments: Payments,
+}
 
 /// What one job did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,8 +23,10 @@ pub enum JobOutcome {
     Failed(String),
 }
 
-/// Claims and runs every job due now (by `clock`); returns what each did.
-pub async fn run_due_jobs(pool: &TenancyPool, clock: &SharedClock) -> anyhow::Result<Vec<(Job, JobOutcome)>> {
+/// Claims and runs every job due now (by the context's clock); returns what
+/// each did.
+pub async fn run_due_jobs(context: &JobContext) -> anyhow::Result<Vec<(Job, JobOutcome)>> {
+    let (pool, clock) = (&context.pool, &context.clock);
     let now = clock.now();
     let jobs = {
         let mut conn = pool.hq().await?;
@@ -23,7 +34,7 @@ pub async fn run_due_jobs(pool: &TenancyPool, clock: &SharedClock) -> anyhow::Re
     };
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let outcome = match run_one(pool, &job, clock).await {
+        let outcome = match run_one(context, &job).await {
             Ok(()) => JobOutcome::Done,
             Err(error) => JobOutcome::Failed(error.to_string()),
         };
@@ -40,7 +51,8 @@ pub async fn run_due_jobs(pool: &TenancyPool, clock: &SharedClock) -> anyhow::Re
     Ok(outcomes)
 }
 
-async fn run_one(pool: &TenancyPool, job: &Job, clock: &SharedClock) -> anyhow::Result<()> {
+async fn run_one(context: &JobContext, job: &Job) -> anyhow::Result<()> {
+    let pool = &context.pool;
     let Some(territory_id) = job.territory_id else {
         anyhow::bail!("job kind {:?} has no territory and no HQ handler", job.kind);
     };
@@ -49,14 +61,20 @@ async fn run_one(pool: &TenancyPool, job: &Job, clock: &SharedClock) -> anyhow::
         store::find_by_id(&mut conn, territory_id).await?
     };
     let Some(territory) = territory else { return Ok(()) };
+    let now = context.clock.now();
+    if job.kind == "ledger.drain_outbox" {
+        let moved = crate::ledger::commissions::drain(pool, &territory, now).await?;
+        tracing::debug!(territory = %territory.slug, events = moved, "commissions drained into hq");
+        return Ok(());
+    }
     let mut conn = pool.territory(&territory).await?;
-    crate::bookings::timers::handle(&mut conn, &territory, job, clock.now()).await
+    crate::bookings::timers::handle(&mut conn, &context.payments, &territory, job, now).await
 }
 
 /// Runs due jobs every second until the process ends.
-pub async fn run_worker(pool: TenancyPool, clock: SharedClock) {
+pub async fn run_worker(context: JobContext) {
     loop {
-        match run_due_jobs(&pool, &clock).await {
+        match run_due_jobs(&context).await {
             Ok(ran) if !ran.is_empty() => tracing::debug!(jobs = ran.len(), "jobs run"),
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "job worker failed"),

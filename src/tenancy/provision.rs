@@ -163,6 +163,8 @@ async fn provision_in_transaction(
         .returning(TerritoryRow::as_returning())
         .get_result(conn)
         .await?;
+    let payload = serde_json::json!({ "territory_id": row.id, "slug": row.slug, "schema": schema });
+    crate::audit::append_hq(conn, "territory.onboarded", "hq_admin", &payload, chrono::Utc::now()).await?;
     check(OnboardingStep::Activation)?;
     Ok(row.into())
 }

@@ -2,7 +2,9 @@
 
 use chrono::Utc;
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use scoped_futures::ScopedFutureExt;
+use serde_json::json;
 
 use super::model::{Contract, Territory, TerritoryReport, TerritoryRow, TerritoryStatus};
 use crate::schema::{territories, territory_contracts, territory_domains};
@@ -70,13 +72,23 @@ pub async fn change_status(
     to: TerritoryStatus,
 ) -> QueryResult<bool> {
     let from: Vec<&str> = from.iter().map(|status| status.as_str()).collect();
-    let changed = diesel::update(territories::table)
-        .filter(territories::id.eq(territory_id))
-        .filter(territories::status.eq_any(from))
-        .set((territories::status.eq(to.as_str()), territories::updated_at.eq(Utc::now())))
-        .execute(conn)
-        .await?;
-    Ok(changed == 1)
+    conn.transaction(|conn| {
+        async move {
+            let changed = diesel::update(territories::table)
+                .filter(territories::id.eq(territory_id))
+                .filter(territories::status.eq_any(from))
+                .set((territories::status.eq(to.as_str()), territories::updated_at.eq(Utc::now())))
+                .execute(conn)
+                .await?;
+            if changed == 1 {
+                let payload = json!({ "territory_id": territory_id, "status": to.as_str() });
+                crate::audit::append_hq(conn, "territory.status_changed", "hq_admin", &payload, Utc::now()).await?;
+            }
+            Ok(changed == 1)
+        }
+        .scope_boxed()
+    })
+    .await
 }
 
 /// A territory with its contracts and domains.
@@ -116,6 +128,15 @@ pub async fn add_contract(
         .on_conflict_do_nothing()
         .execute(conn)
         .await?;
+    if inserted == 1 {
+        let payload = json!({
+            "territory_id": territory_id,
+            "effective_from": effective_from,
+            "franchise_rate": rates.franchise_rate().to_string(),
+            "hq_rate": rates.hq_rate().to_string(),
+        });
+        crate::audit::append_hq(conn, "territory.contract_added", "hq_admin", &payload, Utc::now()).await?;
+    }
     Ok(inserted == 1)
 }
 

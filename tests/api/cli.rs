@@ -152,10 +152,13 @@ async fn a_config_file_supplies_settings_the_environment_overrides_and_config_ch
     let stdout = text(&checked.stdout);
     assert!(checked.status.success(), "{stdout}");
     let shown = format!("(file {})", file.display());
-    assert!(stdout.contains(&format!("CARESERVICE_POOL_SIZE        {shown} 7")), "{stdout}");
-    assert!(stdout.contains("CARESERVICE_BASE_DOMAIN      (environment) env.example"), "{stdout}");
-    assert!(stdout.contains("CARESERVICE_WORKERS          (default)"), "{stdout}");
-    assert!(stdout.contains(&format!("REDIS_URL                    {shown} redis://:***@cache:6379")), "{stdout}");
+    let line = |name: &str| {
+        stdout.lines().find(|line| line.split_whitespace().nth(1) == Some(name)).unwrap_or_default().to_owned()
+    };
+    assert!(line("CARESERVICE_POOL_SIZE").ends_with(&format!("{shown} 7")), "{stdout}");
+    assert!(line("CARESERVICE_BASE_DOMAIN").ends_with("(environment) env.example"), "{stdout}");
+    assert!(line("CARESERVICE_WORKERS").contains("(default)"), "{stdout}");
+    assert!(line("REDIS_URL").ends_with(&format!("{shown} redis://:***@cache:6379")), "{stdout}");
     assert!(!stdout.contains("file-secret"), "{stdout}");
 
     // A misspelt key is an error that names it.
@@ -167,4 +170,34 @@ async fn a_config_file_supplies_settings_the_environment_overrides_and_config_ch
     assert_eq!(refused.status.code(), Some(1));
     assert!(text(&refused.stderr).contains("unknown setting \"pool_sise\""), "{}", text(&refused.stderr));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn audit_verify_reports_intact_chains_and_names_a_broken_link() {
+    use diesel_async::SimpleAsyncConnection;
+    let db = fresh_database().await;
+    for slug in ["amsterdam", "utrecht"] {
+        assert!(careservice(&db.url, &["territory", "create", slug, "--name", slug]).status.success());
+    }
+    careservice(&db.url, &["territory", "suspend", "utrecht"]);
+    let intact = careservice(&db.url, &["audit", "verify", "--all"]);
+    assert!(intact.status.success(), "{}{}", text(&intact.stdout), text(&intact.stderr));
+    // Two onboardings and a suspension in HQ's chain.
+    assert!(text(&intact.stdout).contains("hq: intact, 3 entries"), "{}", text(&intact.stdout));
+    assert!(text(&intact.stdout).contains("amsterdam: intact, 0 entries"), "{}", text(&intact.stdout));
+
+    db.admin()
+        .await
+        .batch_execute(
+            "BEGIN; SET LOCAL session_replication_role = replica;
+             UPDATE hq.audit_log SET actor = 'nobody' WHERE seq = 3; COMMIT;",
+        )
+        .await
+        .unwrap();
+    let broken = careservice(&db.url, &["audit", "verify", "hq"]);
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(text(&broken.stdout).contains("hq: BROKEN at entry 3"), "{}", text(&broken.stdout));
+    let unknown = careservice(&db.url, &["audit", "verify", "nowhere"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(text(&unknown.stderr).contains("no territory"), "{}", text(&unknown.stderr));
 }

@@ -191,6 +191,15 @@ pub async fn spawn_app_on(db: TestDatabase, settings: ServerSettings) -> TestApp
 }
 
 impl TestApp {
+    /// What the job worker runs with, on `clock` and the demo webhook secret.
+    pub fn jobs(&self, clock: &careservice::clock::SharedClock) -> careservice::jobs::JobContext {
+        careservice::jobs::JobContext {
+            pool: self.pool.clone(),
+            clock: clock.clone(),
+            payments: careservice::payments::Payments::simulated(careservice::config::DEMO_WEBHOOK_SECRET.as_bytes()),
+        }
+    }
+
     /// GET `path` as if the browser asked for `host`.
     pub async fn get(&self, host: &str, path: &str) -> reqwest::Response {
         self.client

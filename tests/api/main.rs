@@ -12,6 +12,7 @@ mod helpers;
 mod isolation;
 mod mail;
 mod migrations;
+mod money;
 mod onboarding;
 mod openapi;
 mod resilience;
