@@ -5,10 +5,15 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
 
 /// An amount in euros, to the cent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"amount": "12.50", "currency": "EUR"}))]
 pub struct Money {
+    /// A decimal with exactly two decimals, as a string (never a float).
     #[serde(serialize_with = "two_decimals")]
+    #[schema(value_type = String, pattern = "^-?[0-9]+\\.[0-9]{2}$", example = "12.50")]
     amount: Decimal,
+    /// Always EUR for now.
+    #[schema(value_type = String, pattern = "^EUR$", example = "EUR")]
     currency: &'static str,
 }
 

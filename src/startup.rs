@@ -110,9 +110,12 @@ impl Application {
                 .configure(http::errors::configure)
                 .configure(http::health::configure)
                 .configure(http::metrics::configure)
+                // Before the /api/v1 scope, which would answer these paths itself.
+                .configure(http::openapi::configure)
                 .service(
                     web::scope("/api/v1")
                         .wrap(portal_cors(&base_domain))
+                        .wrap(from_fn(http::json_body::objects_only))
                         .wrap(from_fn(route_by_host))
                         .configure(crate::tenancy::routes::configure)
                         .configure(crate::identity::configure)

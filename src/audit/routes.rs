@@ -16,6 +16,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// The verdict on one chain: entries checked, the head hash, and the first
 /// broken link if there is one.
+#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])),
+    params(("slug" = String, Path, description = "A territory's slug, or hq for HQ's own chain", example = "hq")),
+    responses(
+        (status = 200, description = "`chain` and its `verification`", body = Object),
+        (status = 404, description = "unknown-territory", body = crate::http::problem::Problem),
+    ),
+)]
 #[get("/hq/audit/{slug}/verify")]
 #[tracing::instrument(skip(_admin, pool))]
 async fn verify_chain(
@@ -39,3 +46,8 @@ async fn verify_chain(
     }
     Ok(HttpResponse::Ok().json(json!({ "chain": *slug, "verification": verification })))
 }
+
+/// The audit operations, for the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(verify_chain))]
+pub struct Doc;

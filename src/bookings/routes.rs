@@ -7,16 +7,20 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use scoped_futures::ScopedFutureExt;
 use serde::Deserialize;
+use serde::de::IntoDeserializer;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::idempotency::{self, Claim};
 use super::lifecycle;
 use super::model::{Action, Actor, Refusal, Status, cancellation_fee, transition};
-use super::store::{self, Booking, NewBooking, Visibility};
+use super::store::{self, Booking, Event, NewBooking, Visibility};
 use crate::clock::SharedClock;
 use crate::http::ApiError;
+use crate::http::problem::Problem;
 use crate::identity::{Role, TerritoryMember};
+use crate::money::Money;
 use crate::payments::flow::{self, Held, PaymentError, Payments};
 use crate::payments::provider::test_cards;
 use crate::privacy::keys::{Keyring, Place};
@@ -38,14 +42,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(create).service(list).service(show).service(preview_cancellation).service(act);
 }
 
-#[derive(Deserialize, serde::Serialize)]
+/// A booking request.
+#[derive(Deserialize, serde::Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"service": "home-cleaning", "start": "2026-05-04T09:00:00+02:00", "postcode": "1011 AB", "address": "Damrak 1"}))]
 struct NewBookingBody {
+    /// The service's code.
     service: String,
+    /// RFC 3339 with an offset: a free start from `GET /slots`.
     start: DateTime<chrono::FixedOffset>,
+    /// A pro of the customer's choice; the least loaded free pro otherwise.
     pro: Option<Uuid>,
+    /// A Dutch postcode such as 1011 AB.
     postcode: String,
+    /// 1 to 500 characters.
     address: String,
+    /// At most 2000 characters.
     #[serde(default)]
     notes: String,
     /// The payment method token from the provider's client side; the
@@ -56,6 +68,62 @@ struct NewBookingBody {
 
 fn default_payment_method() -> String {
     test_cards::OK.to_owned()
+}
+
+/// A booking as its customer, its pro and the franchisee see it. The answer
+/// is built by `booking_json`; this is its documented shape.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "the documented shape of booking_json's answer, never built as such")]
+struct BookingView {
+    id: Uuid,
+    customer_account_id: Uuid,
+    pro_id: Uuid,
+    service_code: String,
+    /// RFC 3339 with the territory's offset.
+    #[schema(format = DateTime, example = "2026-05-04T09:00:00+02:00")]
+    starts_at: String,
+    /// RFC 3339 with the territory's offset.
+    #[schema(format = DateTime, example = "2026-05-04T11:00:00+02:00")]
+    ends_at: String,
+    status: Status,
+    /// Including VAT, as snapshotted when booked.
+    price: Money,
+    /// A fraction: 0.21 is 21%.
+    #[schema(example = "0.21")]
+    vat_rate: String,
+    cancellation_free_hours: i32,
+    #[schema(example = "50")]
+    cancellation_fee_percent: String,
+    postcode: String,
+    address: String,
+    notes: String,
+    hold_expires_at: Option<DateTime<Utc>>,
+    /// When the pro must have answered.
+    respond_by: Option<DateTime<Utc>>,
+    /// customer, pro, franchisee or system.
+    cancelled_by: Option<String>,
+    /// The fee charged for the cancellation, if cancelled.
+    cancellation_fee: Option<Money>,
+    rescheduled_from: Option<Uuid>,
+    rescheduled_to: Option<Uuid>,
+    created_at: DateTime<Utc>,
+    /// The recorded transitions (in `GET /bookings/{id}` only).
+    events: Option<Vec<Event>>,
+}
+
+/// Bookings, newest first.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "the documented shape of the list answer, built with json!")]
+struct BookingList {
+    bookings: Vec<BookingView>,
+}
+
+/// The fee a cancellation now would cost.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "the documented shape of the preview answer, built with json!")]
+struct CancellationPreview {
+    fee: Money,
+    free_until_hours_before: i32,
 }
 
 impl NewBookingBody {
@@ -167,7 +235,9 @@ pub(crate) fn booking_json(booking: &Booking, territory: &Territory, keys: &Keyr
     value["status"] = json!(booking.state());
     value["starts_at"] = json!(booking.starts_at.with_timezone(&zone).to_rfc3339());
     value["ends_at"] = json!(booking.ends_at.with_timezone(&zone).to_rfc3339());
-    value["price"] = json!(crate::money::Money::euros(booking.price));
+    value["price"] = json!(Money::euros(booking.price));
+    // Money in JSON is always an amount and a currency, never a bare string.
+    value["cancellation_fee"] = json!(booking.cancellation_fee.map(Money::euros));
     value
 }
 
@@ -198,6 +268,17 @@ async fn free_pros(
 /// (or is confirmed, and the money captured, at once for instantly bookable
 /// services); timers expire it if nobody moves it on. A declined payment
 /// answers 402 and frees the slot.
+#[utoipa::path(tag = "bookings", security(("bearer" = []), ("session_cookie" = [])),
+    params(("Idempotency-Key" = String, Header, description = "A unique key per booking attempt; a retry with the same key and body replays the first answer")),
+    request_body = NewBookingBody,
+    responses(
+        (status = 201, body = BookingView),
+        (status = 400, description = "missing-idempotency-key or malformed-body", body = Problem),
+        (status = 402, description = "payment-declined: the slot is free again", body = Problem),
+        (status = 409, description = "slot-unavailable, slot-taken, or the key was used for another body", body = Problem),
+        (status = 422, description = "invalid-postcode, invalid-address, invalid-notes or invalid-start", body = Problem),
+    ),
+)]
 #[post("/bookings")]
 #[tracing::instrument(skip_all)]
 async fn create(
@@ -382,14 +463,19 @@ async fn settle_now(
     }
 }
 
-#[derive(Deserialize)]
+/// How many.
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// 1 to 200; 50 by default.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i32>,
 }
 
 /// The bookings the asker may see: a customer its own, a pro those assigned
 /// to it, the franchisee all of the territory's.
+#[utoipa::path(tag = "bookings", security(("bearer" = []), ("session_cookie" = [])), params(ListQuery), responses((status = 200, body = BookingList)))]
 #[get("/bookings")]
 async fn list(
     member: TerritoryMember,
@@ -425,6 +511,10 @@ async fn list(
 }
 
 /// One booking with its history.
+#[utoipa::path(tag = "bookings", security(("bearer" = []), ("session_cookie" = [])), params(("id" = Uuid, Path, description = "The booking's id")), responses(
+    (status = 200, body = BookingView),
+    (status = 404, description = "unknown-booking", body = Problem),
+))]
 #[get("/bookings/{id}")]
 async fn show(
     member: TerritoryMember,
@@ -439,6 +529,10 @@ async fn show(
 }
 
 /// The fee a cancellation now would cost, under the snapshotted policy.
+#[utoipa::path(tag = "bookings", security(("bearer" = []), ("session_cookie" = [])), params(("id" = Uuid, Path, description = "The booking's id")), responses(
+    (status = 200, body = CancellationPreview),
+    (status = 404, description = "unknown-booking", body = Problem),
+))]
 #[get("/bookings/{id}/cancellation")]
 async fn preview_cancellation(
     member: TerritoryMember,
@@ -458,13 +552,40 @@ async fn preview_cancellation(
     Ok(HttpResponse::Ok().json(json!({ "fee": fee, "free_until_hours_before": booking.cancellation_free_hours })))
 }
 
-#[derive(Deserialize, Default)]
+/// Only for reschedule: the new start.
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"start": "2026-05-05T10:00:00+02:00"}))]
 struct ActionBody {
+    /// RFC 3339 with an offset.
     start: Option<DateTime<chrono::FixedOffset>>,
 }
 
+/// What a request can do to a booking: the last segment of its path.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+enum ActionName {
+    Accept,
+    Decline,
+    Cancel,
+    Complete,
+    NoShow,
+    Reschedule,
+}
+
 /// accept, decline, cancel, complete, no-show, reschedule.
+#[utoipa::path(tag = "bookings", security(("bearer" = []), ("session_cookie" = [])),
+    params(("id" = Uuid, Path, description = "The booking's id"), ("action" = inline(ActionName), Path)),
+    request_body(content = Option<ActionBody>, description = "Only for reschedule"),
+    responses(
+        (status = 200, description = "Moved on; a cancellation carries its fee", body = BookingView),
+        (status = 201, description = "Rescheduled: the new booking", body = BookingView),
+        (status = 400, description = "missing-start (reschedule)", body = Problem),
+        (status = 403, description = "action-not-allowed: not this actor's move", body = Problem),
+        (status = 404, description = "unknown-booking, or no such action", body = Problem),
+        (status = 409, description = "invalid-transition, not-started, already-started, reschedule-window-closed, slot-unavailable or slot-taken", body = Problem),
+    ),
+)]
 #[post("/bookings/{id}/{action}")]
 async fn act(
     member: TerritoryMember,
@@ -475,14 +596,16 @@ async fn act(
     keys: web::Data<Keyring>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, action_name) = path.into_inner();
-    let action = match action_name.as_str() {
-        "accept" => Action::Accept,
-        "decline" => Action::Decline,
-        "cancel" => Action::Cancel,
-        "complete" => Action::Complete,
-        "no-show" => Action::NoShow,
-        "reschedule" => Action::Reschedule,
-        _ => return Err(ApiError::not_found("no-such-route", "there is no such booking action")),
+    let named: Result<ActionName, serde::de::value::Error> =
+        ActionName::deserialize(action_name.as_str().into_deserializer());
+    let action = match named {
+        Ok(ActionName::Accept) => Action::Accept,
+        Ok(ActionName::Decline) => Action::Decline,
+        Ok(ActionName::Cancel) => Action::Cancel,
+        Ok(ActionName::Complete) => Action::Complete,
+        Ok(ActionName::NoShow) => Action::NoShow,
+        Ok(ActionName::Reschedule) => Action::Reschedule,
+        Err(_) => return Err(ApiError::not_found("no-such-route", "there is no such booking action")),
     };
     let now = clock.now();
     let mut conn = member.territory.connection().await?;
@@ -547,7 +670,7 @@ async fn act(
     settle_now(&mut conn, &payments, member.territory.territory(), &moved, now).await;
     let mut body = booking_json(&moved, member.territory.territory(), &keys);
     if let Some(fee) = fee {
-        body["cancellation_fee"] = json!(crate::money::Money::euros(fee));
+        body["cancellation_fee"] = json!(Money::euros(fee));
     }
     Ok(HttpResponse::Ok().json(body))
 }
@@ -650,3 +773,8 @@ async fn reschedule(
         Err(error) => Err(error.into()),
     }
 }
+
+/// The booking operations, for the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, list, show, preview_cancellation, act))]
+pub struct Doc;

@@ -199,7 +199,7 @@ pub async fn record_event(
 }
 
 /// A booking's history.
-#[derive(Debug, Serialize, diesel::QueryableByName)]
+#[derive(Debug, Serialize, diesel::QueryableByName, utoipa::ToSchema)]
 pub struct Event {
     #[diesel(sql_type = Nullable<Text>)]
     pub from_status: Option<String>,

@@ -123,7 +123,7 @@ impl Language {
 }
 
 /// A service in a public answer, in one language.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PublicService<'a> {
     pub code: &'a str,
     pub category: &'a str,
@@ -131,9 +131,13 @@ pub struct PublicService<'a> {
     pub name: &'a str,
     pub description: &'a str,
     pub duration_minutes: i32,
+    /// Including VAT.
     pub price: Money,
+    /// A fraction: 0.21 is 21%.
     #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String, example = "0.21")]
     pub vat_rate: Decimal,
+    /// The VAT inside the price.
     pub vat: Money,
     pub instant_booking: bool,
     pub min_notice_minutes: i32,
@@ -141,10 +145,12 @@ pub struct PublicService<'a> {
 }
 
 /// Free until some hours before the start; a share of the price after that.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
 pub struct CancellationPolicy {
     pub free_until_hours_before: i32,
+    /// Of the price, 0 to 100.
     #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String, example = "50")]
     pub fee_percent: Decimal,
 }
 

@@ -6,12 +6,14 @@ use chrono::NaiveDate;
 use diesel_async::AsyncConnection;
 use rust_decimal::Decimal;
 use scoped_futures::ScopedFutureExt;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 
-use super::model::{NewService, ServiceChange, check_text};
+use super::model::{NewService, Service, ServiceChange, check_text};
 use super::store;
 use crate::http::ApiError;
+use crate::http::problem::Problem;
 use crate::identity::HqAdmin;
 use crate::tenancy::TenancyPool;
 
@@ -24,7 +26,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(add_vat_rate);
 }
 
+/// A VAT rate of a VAT category from a date.
+#[derive(Serialize, ToSchema)]
+pub struct VatRate {
+    vat_category: String,
+    effective_from: NaiveDate,
+    /// A fraction: 0.21 is 21%.
+    #[schema(example = "0.21")]
+    rate: String,
+}
+
+/// HQ's whole catalog.
+#[derive(Serialize, ToSchema)]
+pub struct HqCatalog {
+    services: Vec<Service>,
+    vat_rates: Vec<VatRate>,
+}
+
 /// Every service (active or not) and every VAT rate.
+#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), responses((status = 200, body = HqCatalog)))]
 #[get("/hq/catalog/services")]
 async fn list_services(_admin: HqAdmin, pool: web::Data<TenancyPool>) -> Result<HttpResponse, ApiError> {
     let mut conn = pool.hq().await?;
@@ -32,9 +52,13 @@ async fn list_services(_admin: HqAdmin, pool: web::Data<TenancyPool>) -> Result<
     let rates: Vec<_> = store::vat_rates(&mut conn)
         .await?
         .into_iter()
-        .map(|(category, from, rate)| json!({ "vat_category": category, "effective_from": from, "rate": rate.normalize().to_string() }))
+        .map(|(vat_category, effective_from, rate)| VatRate {
+            vat_category,
+            effective_from,
+            rate: rate.normalize().to_string(),
+        })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "services": services, "vat_rates": rates })))
+    Ok(HttpResponse::Ok().json(HqCatalog { services, vat_rates: rates }))
 }
 
 async fn check_references(
@@ -52,6 +76,11 @@ async fn check_references(
 }
 
 /// Adds a service to the catalog.
+#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 201, body = Service),
+    (status = 409, description = "service-exists", body = Problem),
+    (status = 422, description = "invalid-service, unknown-category or unknown-vat-category", body = Problem),
+))]
 #[post("/hq/catalog/services")]
 async fn create_service(
     admin: HqAdmin,
@@ -81,6 +110,11 @@ async fn create_service(
 }
 
 /// Changes a service; the result must still be valid as a whole.
+#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), params(("code" = String, Path, description = "The service's code", example = "house-cleaning")), responses(
+    (status = 200, body = Service),
+    (status = 404, description = "unknown-service", body = Problem),
+    (status = 422, description = "invalid-service, unknown-category or unknown-vat-category", body = Problem),
+))]
 #[patch("/hq/catalog/services/{code}")]
 async fn change_service(
     admin: HqAdmin,
@@ -111,8 +145,10 @@ async fn change_service(
     Ok(HttpResponse::Ok().json(updated))
 }
 
-#[derive(Deserialize)]
+/// A new service category.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"code": "gardening", "name_nl": "Tuinonderhoud", "name_en": "Gardening", "position": 3}))]
 struct NewCategory {
     code: String,
     name_nl: String,
@@ -121,7 +157,18 @@ struct NewCategory {
     position: i32,
 }
 
+/// The code of what was created.
+#[derive(Serialize, ToSchema)]
+pub struct Created {
+    code: String,
+}
+
 /// Adds a service category.
+#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 201, body = Created),
+    (status = 409, description = "category-exists", body = Problem),
+    (status = 422, description = "invalid-category", body = Problem),
+))]
 #[post("/hq/catalog/categories")]
 async fn create_category(
     admin: HqAdmin,
@@ -142,19 +189,36 @@ async fn create_category(
     }
     let after = json!({ "name_nl": body.name_nl, "name_en": body.name_en, "position": body.position });
     store::record_change(&mut conn, admin.0.account.id, "category", &body.code, "create", after).await?;
-    Ok(HttpResponse::Created().json(json!({ "code": body.code })))
+    Ok(HttpResponse::Created().json(Created { code: body.code.clone() }))
 }
 
-#[derive(Deserialize)]
+/// A VAT rate from a date.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"rate": "0.21", "effective_from": "2026-01-01"}))]
 struct NewRate {
+    /// A fraction from 0 to below 1, at most 4 decimals.
     #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
     rate: Decimal,
     effective_from: NaiveDate,
 }
 
 /// Adds a VAT rate that applies from a date (the law changes rates on dates;
+/// A VAT rate as added.
+#[derive(Serialize, ToSchema)]
+pub struct AddedRate {
+    #[schema(example = "0.21")]
+    rate: String,
+    effective_from: NaiveDate,
+}
+
 /// past rows are never changed).
+#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), params(("code" = String, Path, description = "The VAT category")), responses(
+    (status = 201, body = AddedRate),
+    (status = 409, description = "rate-not-added: unknown VAT category, or a rate already starts that day", body = Problem),
+    (status = 422, description = "invalid-rate", body = Problem),
+))]
 #[post("/hq/catalog/vat-categories/{code}/rates")]
 async fn add_vat_rate(
     admin: HqAdmin,
@@ -175,7 +239,12 @@ async fn add_vat_rate(
             "the VAT category is unknown or already has a rate from that date",
         ));
     }
-    let after = json!({ "rate": body.rate.normalize().to_string(), "effective_from": body.effective_from });
-    store::record_change(&mut conn, admin.0.account.id, "vat_rate", &path, "create", after.clone()).await?;
-    Ok(HttpResponse::Created().json(after))
+    let added = AddedRate { rate: body.rate.normalize().to_string(), effective_from: body.effective_from };
+    store::record_change(&mut conn, admin.0.account.id, "vat_rate", &path, "create", json!(added)).await?;
+    Ok(HttpResponse::Created().json(added))
 }
+
+/// The HQ catalog operations, for the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_services, create_service, change_service, create_category, add_vat_rate))]
+pub struct Doc;

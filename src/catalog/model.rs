@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::schema::services;
 
 /// A row of `hq.services`.
-#[derive(Debug, Clone, Serialize, Queryable, Selectable)]
+#[derive(Debug, Clone, Serialize, Queryable, Selectable, utoipa::ToSchema)]
 #[diesel(table_name = services, check_for_backend(diesel::pg::Pg))]
 pub struct Service {
     pub code: String,
@@ -20,11 +20,15 @@ pub struct Service {
     pub duration_minutes: i32,
     pub min_duration_minutes: i32,
     pub max_duration_minutes: i32,
+    /// Including VAT, as a decimal string.
     #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String, example = "62.00")]
     pub base_price: Decimal,
     #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String, example = "45.00")]
     pub min_price: Decimal,
     #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String, example = "95.00")]
     pub max_price: Decimal,
     pub vat_category: String,
     pub instant_booking: bool,
@@ -33,9 +37,14 @@ pub struct Service {
 }
 
 /// A new service, as HQ posts it.
-#[derive(Debug, Clone, Deserialize, Insertable, AsChangeset)]
+#[derive(Debug, Clone, Deserialize, Insertable, AsChangeset, utoipa::ToSchema)]
 #[diesel(table_name = services)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "code": "window-cleaning", "category": "cleaning", "name_nl": "Ramen lappen", "name_en": "Window cleaning",
+    "duration_minutes": 60, "min_duration_minutes": 30, "max_duration_minutes": 180,
+    "base_price": "45.00", "min_price": "35.00", "max_price": "80.00", "vat_category": "standard"
+}))]
 pub struct NewService {
     pub code: String,
     pub category: String,
@@ -63,9 +72,10 @@ fn active_by_default() -> bool {
 }
 
 /// Changes to a service; absent fields stay as they are.
-#[derive(Debug, Clone, Default, Deserialize, AsChangeset)]
+#[derive(Debug, Clone, Default, Deserialize, AsChangeset, utoipa::ToSchema)]
 #[diesel(table_name = services)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"base_price": "49.00", "active": true}))]
 pub struct ServiceChange {
     pub category: Option<String>,
     pub name_nl: Option<String>,

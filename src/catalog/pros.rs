@@ -9,11 +9,13 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::model::{check_price, check_text};
 use super::store;
 use crate::http::ApiError;
+use crate::http::problem::Problem;
 use crate::identity::{Role, TerritoryFranchisee, TerritoryMember};
 use crate::money::Money;
 use crate::schema::tenant::{pro_offerings, pros};
@@ -30,7 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// A row of `pros`.
-#[derive(Debug, Clone, Serialize, Queryable, Selectable)]
+#[derive(Debug, Clone, Serialize, Queryable, Selectable, ToSchema)]
 #[diesel(table_name = pros, check_for_backend(diesel::pg::Pg))]
 pub struct Pro {
     pub id: Uuid,
@@ -39,13 +41,17 @@ pub struct Pro {
     pub bio: String,
     pub languages: Vec<String>,
     pub postcodes: Vec<String>,
+    /// invited, pending_approval, active, paused or offboarded.
+    #[schema(example = "pending_approval")]
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Deserialize)]
+/// A pro's public profile.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"display_name": "Pieter", "bio": "Ten years of window cleaning", "languages": ["nl", "en"], "postcodes": ["1011", "1012"]}))]
 struct Profile {
     display_name: String,
     #[serde(default)]
@@ -81,6 +87,10 @@ fn require_pro(member: &TerritoryMember) -> Result<(), ApiError> {
 }
 
 /// A pro sets its profile; a new profile waits for the franchisee's approval.
+#[utoipa::path(tag = "pros", security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 200, body = Pro),
+    (status = 422, description = "invalid-profile", body = Problem),
+))]
 #[put("/pro/profile")]
 async fn put_profile(member: TerritoryMember, body: web::Json<Profile>) -> Result<HttpResponse, ApiError> {
     require_pro(&member)?;
@@ -109,11 +119,25 @@ async fn put_profile(member: TerritoryMember, body: web::Json<Profile>) -> Resul
     Ok(HttpResponse::Ok().json(pro))
 }
 
-#[derive(Deserialize)]
+/// A service a pro offers, at HQ's price or its own.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"price": "55.00"}))]
 struct Offering {
+    /// Including VAT, within HQ's bounds; absent or null for the territory's price.
     #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[schema(value_type = Option<String>)]
     price: Option<Decimal>,
+}
+
+/// An offering as stored.
+#[derive(Serialize, ToSchema)]
+pub struct OfferingView {
+    /// The service's code.
+    #[schema(example = "house-cleaning")]
+    service: String,
+    /// The pro's own price; null for the territory's.
+    price: Option<Money>,
 }
 
 /// The profile of the pro making the request (403 for a member who is not a
@@ -132,6 +156,12 @@ pub async fn own_pro(member: &TerritoryMember, conn: &mut diesel_async::AsyncPgC
 }
 
 /// A pro offers a service, optionally at its own price within HQ's bounds.
+#[utoipa::path(tag = "pros", security(("bearer" = []), ("session_cookie" = [])), params(("code" = String, Path, description = "The service's code", example = "house-cleaning")), responses(
+    (status = 200, body = OfferingView),
+    (status = 404, description = "unknown-service", body = Problem),
+    (status = 409, description = "no-profile: set a profile first", body = Problem),
+    (status = 422, description = "invalid-price or outside-hq-bounds", body = Problem),
+))]
 #[put("/pro/offerings/{code}")]
 async fn put_offering(
     member: TerritoryMember,
@@ -164,10 +194,15 @@ async fn put_offering(
         .set(pro_offerings::price.eq(body.price))
         .execute(&mut *conn)
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "service": service.code, "price": body.price.map(Money::euros) })))
+    Ok(HttpResponse::Ok().json(OfferingView { service: service.code, price: body.price.map(Money::euros) }))
 }
 
 /// A pro stops offering a service.
+#[utoipa::path(tag = "pros", security(("bearer" = []), ("session_cookie" = [])), params(("code" = String, Path, description = "The service's code", example = "house-cleaning")), responses(
+    (status = 204, description = "No longer offered"),
+    (status = 404, description = "no-offering", body = Problem),
+    (status = 409, description = "no-profile", body = Problem),
+))]
 #[delete("/pro/offerings/{code}")]
 async fn delete_offering(member: TerritoryMember, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let mut conn = member.territory.connection().await?;
@@ -180,9 +215,13 @@ async fn delete_offering(member: TerritoryMember, path: web::Path<String>) -> Re
     }
 }
 
-#[derive(Deserialize)]
+/// Which service.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ServiceQuery {
+    /// The service's code.
+    #[param(example = "house-cleaning")]
     service: String,
 }
 
@@ -190,17 +229,35 @@ struct ServiceQuery {
 type PublicProRow = (Uuid, String, String, Vec<String>, Vec<String>, Option<Decimal>);
 
 /// A pro as the public sees it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct PublicPro {
     id: Uuid,
     display_name: String,
     bio: String,
     languages: Vec<String>,
     postcodes: Vec<String>,
+    /// The pro's own price; null for the territory's.
     price: Option<Money>,
 }
 
+/// The pros offering a service.
+#[derive(Serialize, ToSchema)]
+struct PublicPros {
+    service: String,
+    pros: Vec<PublicPro>,
+}
+
+/// Every pro of a territory.
+#[derive(Serialize, ToSchema)]
+struct AllPros {
+    pros: Vec<Pro>,
+}
+
 /// The territory's active pros for a service, public fields only.
+#[utoipa::path(tag = "pros", params(ServiceQuery), responses(
+    (status = 200, body = PublicPros),
+    (status = 404, description = "unknown-service", body = Problem),
+))]
 #[get("/pros")]
 async fn public_pros(current: CurrentTerritory, query: web::Query<ServiceQuery>) -> Result<HttpResponse, ApiError> {
     let mut conn = current.connection().await?;
@@ -226,18 +283,20 @@ async fn public_pros(current: CurrentTerritory, query: web::Query<ServiceQuery>)
             price: price.map(Money::euros),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "service": service.code, "pros": pros })))
+    Ok(HttpResponse::Ok().json(PublicPros { service: service.code, pros }))
 }
 
 /// Every pro of the territory with its status, for the franchisee.
+#[utoipa::path(tag = "pros", security(("bearer" = []), ("session_cookie" = [])), responses((status = 200, body = AllPros)))]
 #[get("/pros/all")]
 async fn manage_pros(franchisee: TerritoryFranchisee) -> Result<HttpResponse, ApiError> {
     let mut conn = franchisee.territory.connection().await?;
     let all: Vec<Pro> = pros::table.order(pros::created_at).select(Pro::as_select()).load(&mut *conn).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "pros": all })))
+    Ok(HttpResponse::Ok().json(AllPros { pros: all }))
 }
 
-#[derive(Deserialize)]
+/// What the franchisee makes of a pro.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 enum ProStatus {
     Active,
@@ -245,13 +304,19 @@ enum ProStatus {
     Offboarded,
 }
 
-#[derive(Deserialize)]
+/// A pro's new status.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"status": "active"}))]
 struct StatusChange {
     status: ProStatus,
 }
 
 /// The franchisee approves (active), pauses or offboards a pro.
+#[utoipa::path(tag = "pros", security(("bearer" = []), ("session_cookie" = [])), params(("id" = Uuid, Path, description = "The pro's id")), responses(
+    (status = 200, body = Pro),
+    (status = 409, description = "invalid-status-change: no such pro, or not from its current status", body = Problem),
+))]
 #[post("/pros/{id}/status")]
 async fn set_status(
     franchisee: TerritoryFranchisee,
@@ -279,3 +344,8 @@ async fn set_status(
         )
     })
 }
+
+/// The pro operations, for the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(public_pros, put_profile, put_offering, delete_offering, manage_pros, set_status))]
+pub struct Doc;

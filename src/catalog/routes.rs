@@ -5,13 +5,14 @@ use actix_web::http::header::{ACCEPT_LANGUAGE, CONTENT_LANGUAGE, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
 use chrono::{NaiveDate, Utc};
 use rust_decimal::Decimal;
-use serde_json::json;
+use serde::Serialize;
 
 use super::cache::EffectiveCatalogs;
 use super::effective::{Language, PublicService, effective_catalog};
 use super::model::{Service, check_price, check_text};
 use super::store::{self, Override};
 use crate::http::ApiError;
+use crate::http::problem::Problem;
 use crate::identity::TerritoryFranchisee;
 use crate::tenancy::{CurrentTerritory, Territory};
 
@@ -26,8 +27,23 @@ pub fn local_date(territory: &Territory) -> NaiveDate {
     Utc::now().with_timezone(&zone).date_naive()
 }
 
+/// A territory's catalog on a date, in one language.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PublicCatalog<'a> {
+    /// The territory's slug.
+    territory: &'a str,
+    date: NaiveDate,
+    /// `nl` or `en`.
+    language: &'static str,
+    services: Vec<PublicService<'a>>,
+}
+
 /// The territory's catalog today, in its locale or the one asked for with
 /// Accept-Language (nl or en). Public; served from a cache.
+#[utoipa::path(tag = "catalog",
+    params(("Accept-Language" = Option<String>, Header, description = "nl or en; the territory's locale otherwise")),
+    responses((status = 200, body = PublicCatalog, headers(("Content-Language" = String)))),
+)]
 #[get("/catalog")]
 async fn public_catalog(
     request: HttpRequest,
@@ -43,8 +59,7 @@ async fn public_catalog(
             let mut conn = current.connection().await?;
             let services = effective_catalog(&mut conn, date).await?;
             let public: Vec<PublicService<'_>> = services.iter().map(|s| s.public(language)).collect();
-            let body =
-                json!({ "territory": territory.slug, "date": date, "language": language.tag(), "services": public });
+            let body = PublicCatalog { territory: &territory.slug, date, language: language.tag(), services: public };
             serde_json::to_vec(&body).map(Into::into).map_err(|e| ApiError::internal(&e))
         })
         .await
@@ -103,6 +118,11 @@ fn check_within_bounds(tailoring: &Override, service: &Service) -> Result<(), St
 /// The franchisee tailors a service for the territory: enabled, price,
 /// duration, texts, cancellation policy, minimum notice, all within HQ's
 /// bounds. The body replaces any earlier tailoring of the service.
+#[utoipa::path(tag = "catalog", security(("bearer" = []), ("session_cookie" = [])), params(("code" = String, Path, description = "The service's code", example = "house-cleaning")), responses(
+    (status = 200, description = "The tailoring as stored", body = Override),
+    (status = 404, description = "unknown-service", body = Problem),
+    (status = 422, description = "outside-hq-bounds", body = Problem),
+))]
 #[put("/catalog/services/{code}")]
 async fn tailor_service(
     franchisee: TerritoryFranchisee,
@@ -124,6 +144,10 @@ async fn tailor_service(
 }
 
 /// Drops the territory's tailoring of a service: HQ's defaults apply again.
+#[utoipa::path(tag = "catalog", security(("bearer" = []), ("session_cookie" = [])), params(("code" = String, Path, description = "The service's code", example = "house-cleaning")), responses(
+    (status = 204, description = "Dropped"),
+    (status = 404, description = "no-override", body = Problem),
+))]
 #[delete("/catalog/services/{code}")]
 async fn untailor_service(franchisee: TerritoryFranchisee, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let mut conn = franchisee.territory.connection().await?;
@@ -133,3 +157,8 @@ async fn untailor_service(franchisee: TerritoryFranchisee, path: web::Path<Strin
         Err(ApiError::not_found("no-override", "this territory has not tailored that service"))
     }
 }
+
+/// The territory catalog operations, for the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(public_catalog, tailor_service, untailor_service))]
+pub struct Doc;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::check_text;
 use crate::http::ApiError;
+use crate::http::problem::Problem;
 use crate::identity::{HqAdmin, TerritoryFranchisee};
 use crate::schema::tenant::settings;
 use crate::tenancy::{CurrentTerritory, TenancyPool, store as territories};
@@ -19,7 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The settings row.
-#[derive(Debug, Clone, Serialize, Queryable, Selectable)]
+#[derive(Debug, Clone, Serialize, Queryable, Selectable, utoipa::ToSchema)]
 #[diesel(table_name = settings, check_for_backend(diesel::pg::Pg))]
 pub struct Settings {
     pub currency: String,
@@ -28,23 +29,28 @@ pub struct Settings {
     pub portal_secondary_color: Option<String>,
     pub portal_logo_url: Option<String>,
     pub cancellation_free_hours: i32,
+    /// 0 to 100.
     #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String, example = "50")]
     pub cancellation_fee_percent: Decimal,
     pub min_notice_minutes: i32,
     pub booking_horizon_days: i32,
 }
 
 /// Changes; absent fields stay as they are.
-#[derive(Debug, Clone, Deserialize, AsChangeset)]
+#[derive(Debug, Clone, Deserialize, AsChangeset, utoipa::ToSchema)]
 #[diesel(table_name = settings)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"portal_primary_color": "#1a2b3c", "min_notice_minutes": 120}))]
 pub struct SettingsChange {
     pub portal_display_name: Option<String>,
     pub portal_primary_color: Option<String>,
     pub portal_secondary_color: Option<String>,
     pub portal_logo_url: Option<String>,
     pub cancellation_free_hours: Option<i32>,
+    /// 0 to 100, at most 2 decimals.
     #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[schema(value_type = Option<String>, example = "50")]
     pub cancellation_fee_percent: Option<Decimal>,
     pub min_notice_minutes: Option<i32>,
     pub booking_horizon_days: Option<i32>,
@@ -107,6 +113,7 @@ async fn apply(conn: &mut AsyncPgConnection, change: &SettingsChange) -> Result<
 }
 
 /// The territory's branding and policies (public).
+#[utoipa::path(tag = "settings", responses((status = 200, body = Settings)))]
 #[get("/settings")]
 async fn public_settings(current: CurrentTerritory) -> Result<HttpResponse, ApiError> {
     let mut conn = current.connection().await?;
@@ -114,6 +121,10 @@ async fn public_settings(current: CurrentTerritory) -> Result<HttpResponse, ApiE
 }
 
 /// The franchisee changes its territory's settings within HQ's limits.
+#[utoipa::path(tag = "settings", security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 200, body = Settings),
+    (status = 422, description = "invalid-settings", body = Problem),
+))]
 #[patch("/settings")]
 async fn franchisee_change(
     franchisee: TerritoryFranchisee,
@@ -133,6 +144,10 @@ async fn territory_connection(pool: &TenancyPool, slug: &str) -> Result<crate::t
 }
 
 /// HQ reads a territory's settings.
+#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), params(("slug" = String, Path, example = "utrecht")), responses(
+    (status = 200, body = Settings),
+    (status = 404, description = "unknown-territory", body = Problem),
+))]
 #[get("/hq/territories/{slug}/settings")]
 async fn hq_settings(
     _admin: HqAdmin,
@@ -144,6 +159,11 @@ async fn hq_settings(
 }
 
 /// HQ overrides a territory's settings.
+#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), params(("slug" = String, Path, example = "utrecht")), responses(
+    (status = 200, body = Settings),
+    (status = 404, description = "unknown-territory", body = Problem),
+    (status = 422, description = "invalid-settings", body = Problem),
+))]
 #[patch("/hq/territories/{slug}/settings")]
 async fn hq_change(
     admin: HqAdmin,
@@ -156,3 +176,8 @@ async fn hq_change(
     tracing::info!(account.id = %admin.0.account.id, territory = %path, "territory settings overridden by HQ");
     Ok(HttpResponse::Ok().json(updated))
 }
+
+/// The settings operations, for the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(public_settings, franchisee_change, hq_settings, hq_change))]
+pub struct Doc;

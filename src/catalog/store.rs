@@ -124,16 +124,21 @@ pub async fn record_change(
         .map(|_| ())
 }
 
-/// A territory's override of a service, as the franchisee sets it.
-#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize, Insertable, AsChangeset)]
+/// A territory's override of a service, as the franchisee sets it. Absent
+/// fields take HQ's or the territory's defaults.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize, Insertable, AsChangeset, utoipa::ToSchema)]
 #[diesel(table_name = service_overrides, treat_none_as_null = true)]
 #[serde(deny_unknown_fields)]
 pub struct Override {
-    #[serde(skip_deserializing)]
+    /// Set from the path; a value in the body is ignored.
+    #[serde(default)]
+    #[schema(read_only)]
     pub service_code: String,
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,
+    /// Including VAT, within HQ's bounds; at most 2 decimals.
     #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[schema(value_type = Option<String>, example = "62.50")]
     pub price: Option<Decimal>,
     pub duration_minutes: Option<i32>,
     pub name_nl: Option<String>,
@@ -141,7 +146,9 @@ pub struct Override {
     pub description_nl: Option<String>,
     pub description_en: Option<String>,
     pub cancellation_free_hours: Option<i32>,
+    /// 0 to 100.
     #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[schema(value_type = Option<String>, example = "50")]
     pub cancellation_fee_percent: Option<Decimal>,
     pub min_notice_minutes: Option<i32>,
     #[serde(skip)]

@@ -30,6 +30,9 @@ pub struct GlobalArgs {
     /// Territories are SLUG.BASE_DOMAIN, the HQ console hq.BASE_DOMAIN.
     #[arg(long, env = "CARESERVICE_BASE_DOMAIN", default_value = "localhost", global = true)]
     pub base_domain: String,
+    /// A TOML file of settings (keys as the variables, lower case, without CARESERVICE_); the environment and flags override it.
+    #[arg(long, env = "CARESERVICE_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
     /// The secret the payment provider signs its webhooks with.
     #[arg(long, env = "CARESERVICE_PAYMENT_WEBHOOK_SECRET", default_value = crate::config::DEMO_WEBHOOK_SECRET,
           global = true, hide_env_values = true, hide_default_value = true)]

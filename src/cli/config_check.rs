@@ -1,9 +1,11 @@
-//! `careservice config check`: what is set, what is defaulted and what is
-//! wrong, from the environment, never printing a secret.
+//! `careservice config check`: what is set (and where: the environment or
+//! the configuration file), what is defaulted and what is wrong, never
+//! printing a secret.
 
 use std::process::ExitCode;
 use std::str::FromStr;
 
+use super::config_file::ConfigFile;
 use crate::config::parse_trusted_proxies;
 use crate::http::security::tls_config;
 
@@ -14,8 +16,24 @@ struct Line {
     problem: Option<String>,
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|value| !value.is_empty())
+/// Where settings come from: the environment over the file.
+struct Sources<'a> {
+    file: Option<&'a ConfigFile>,
+}
+
+impl Sources<'_> {
+    /// A setting's value and where it came from.
+    fn get(&self, name: &str) -> Option<(String, String)> {
+        if let Some(value) = std::env::var(name).ok().filter(|value| !value.is_empty()) {
+            return Some((value, "environment".to_owned()));
+        }
+        let file = self.file?;
+        file.values.get(name).map(|value| (value.clone(), format!("file {}", file.path.display())))
+    }
+
+    fn value(&self, name: &str) -> Option<String> {
+        self.get(name).map(|(value, _)| value)
+    }
 }
 
 /// A URL with its password replaced by `***`.
@@ -32,60 +50,68 @@ fn masked(url: &str) -> String {
     }
 }
 
-fn check(name: &'static str, default: &str, secret: bool, validate: impl Fn(&str) -> Result<(), String>) -> Line {
-    match env(name) {
-        None => Line { name, shown: format!("(default) {default}"), problem: None },
-        Some(value) => {
-            let shown = if secret { masked(&value) } else { value.clone() };
-            Line { name, shown: format!("(set) {shown}"), problem: validate(&value).err() }
-        }
-    }
-}
-
-/// Prints every setting; exits 1 when something is wrong.
-pub fn run() -> ExitCode {
+/// Prints every setting with its source; exits 1 when something is wrong.
+pub fn run(file: Option<&ConfigFile>) -> ExitCode {
+    let sources = Sources { file };
+    let check =
+        |name: &'static str, default: &str, secret: bool, validate: &dyn Fn(&str) -> Result<(), String>| match sources
+            .get(name)
+        {
+            None => Line { name, shown: format!("(default) {default}"), problem: None },
+            Some((value, source)) => {
+                let shown = if secret { masked(&value) } else { value.clone() };
+                Line { name, shown: format!("({source}) {shown}"), problem: validate(&value).err() }
+            }
+        };
+    let env = |name: &str| sources.value(name);
+    let config_line = Line {
+        name: "CARESERVICE_CONFIG",
+        shown: file.map_or_else(|| "(default) none".to_owned(), |file| format!("(read) {}", file.path.display())),
+        problem: None,
+    };
     let lines = vec![
-        check("DATABASE_URL", "unset: a private cluster in the data directory", true, |url| {
+        config_line,
+        check("DATABASE_URL", "unset: a private cluster in the data directory", true, &|url| {
             tokio_postgres::Config::from_str(url).map(|_| ()).map_err(|e| format!("not a PostgreSQL URL: {e}"))
         }),
-        check("CARESERVICE_DATA_DIR", "./.careservice", false, |_| Ok(())),
-        check("CARESERVICE_BASE_DOMAIN", "localhost", false, |domain| {
+        check("CARESERVICE_DATA_DIR", "./.careservice", false, &|_| Ok(())),
+        check("CARESERVICE_BASE_DOMAIN", "localhost", false, &|domain| {
             crate::tenancy::resolver::normalize_host(domain).map(|_| ()).map_err(|e| e.to_string())
         }),
-        check("CARESERVICE_BIND", "127.0.0.1:8080", false, |bind| {
+        check("CARESERVICE_BIND", "127.0.0.1:8080", false, &|bind| {
             std::net::SocketAddr::from_str(bind).map(|_| ()).map_err(|e| format!("not an address:port: {e}"))
         }),
-        check("CARESERVICE_TRUSTED_PROXIES", "none", false, |raw| parse_trusted_proxies(raw).map(|_| ())),
-        check("CARESERVICE_WORKERS", "one per core", false, |raw| {
+        check("CARESERVICE_TRUSTED_PROXIES", "none", false, &|raw| parse_trusted_proxies(raw).map(|_| ())),
+        check("CARESERVICE_WORKERS", "one per core", false, &|raw| {
             raw.parse::<usize>().ok().filter(|n| *n > 0).map(|_| ()).ok_or_else(|| "a positive number".to_owned())
         }),
-        check("CARESERVICE_POOL_SIZE", "16", false, |raw| {
+        check("CARESERVICE_POOL_SIZE", "16", false, &|raw| {
             raw.parse::<usize>().ok().filter(|n| *n > 0).map(|_| ()).ok_or_else(|| "a positive number".to_owned())
         }),
-        check("REDIS_URL", "unset: rate-limit counters in process", true, |url| {
+        check("REDIS_URL", "unset: rate-limit counters in process", true, &|url| {
             redis::Client::open(url).map(|_| ()).map_err(|e| format!("not a Redis URL: {e}"))
         }),
-        check("CARESERVICE_TLS_CERT", "unset: plain HTTP", false, |cert| match env("CARESERVICE_TLS_KEY") {
+        check("CARESERVICE_TLS_CERT", "unset: plain HTTP", false, &|cert| match env("CARESERVICE_TLS_KEY") {
             None => Err("CARESERVICE_TLS_KEY is not set".to_owned()),
             Some(key) => tls_config(cert.as_ref(), key.as_ref()).map(|_| ()).map_err(|e| format!("{e:#}")),
         }),
-        check("CARESERVICE_TLS_KEY", "unset", true, |_| {
+        check("CARESERVICE_TLS_KEY", "unset", true, &|_| {
             env("CARESERVICE_TLS_CERT").map(|_| ()).ok_or_else(|| "CARESERVICE_TLS_CERT is not set".to_owned())
         }),
-        check("CARESERVICE_SMTP_URL", "unset: mail is logged", true, |url| {
+        check("CARESERVICE_SMTP_URL", "unset: mail is logged", true, &|url| {
             lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url).map(|_| ()).map_err(|e| e.to_string())
         }),
-        check("CARESERVICE_PAYMENT_WEBHOOK_SECRET", "a demo secret: set one in production", true, |secret| {
+        check("CARESERVICE_PAYMENT_WEBHOOK_SECRET", "a demo secret: set one in production", true, &|secret| {
             if secret.len() >= 32 { Ok(()) } else { Err("use at least 32 characters".into()) }
         }),
-        check("CARESERVICE_MAIL_FROM", "CareService <no-reply@careservice.localhost>", false, |from| {
+        check("CARESERVICE_MAIL_FROM", "CareService <no-reply@careservice.localhost>", false, &|from| {
             from.parse::<lettre::message::Mailbox>().map(|_| ()).map_err(|e| e.to_string())
         }),
-        check("CARESERVICE_LOG_FORMAT", "text", false, |format| match format {
+        check("CARESERVICE_LOG_FORMAT", "text", false, &|format| match format {
             "json" | "text" => Ok(()),
             _ => Err("json or text".to_owned()),
         }),
-        check("RUST_LOG", "info (serve), warn (other commands)", false, |filter| {
+        check("RUST_LOG", "info (serve), warn (other commands)", false, &|filter| {
             tracing_subscriber::EnvFilter::try_new(filter).map(|_| ()).map_err(|e| e.to_string())
         }),
     ];

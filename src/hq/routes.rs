@@ -7,14 +7,15 @@ use chrono::NaiveDate;
 use diesel_async::AsyncConnection;
 use rust_decimal::Decimal;
 use scoped_futures::ScopedFutureExt;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::http::ApiError;
+use crate::http::problem::Problem;
 use crate::identity::email::Email;
-use crate::identity::invitations::invite;
+use crate::identity::invitations::{InvitationView, invite};
 use crate::identity::{HqAdmin, Role};
-use crate::tenancy::model::ContractRates;
+use crate::tenancy::model::{ContractRates, TerritoryReport};
 use crate::tenancy::provision::{ProvisionError, provision};
 use crate::tenancy::request::OnboardingRequest;
 use crate::tenancy::templates::Steps;
@@ -42,6 +43,11 @@ async fn find(pool: &TenancyPool, slug: &str) -> Result<Territory, ApiError> {
 }
 
 /// Onboards a territory, as `careservice territory create` does.
+#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 201, body = TerritoryReport),
+    (status = 409, description = "territory-exists: the slug or a domain is taken", body = Problem),
+    (status = 422, description = "invalid-territory", body = Problem),
+))]
 #[post("/hq/territories")]
 #[tracing::instrument(skip_all)]
 async fn onboard(
@@ -65,14 +71,28 @@ async fn onboard(
     Ok(HttpResponse::Created().json(store::report(&mut conn, territory).await?))
 }
 
-#[derive(Deserialize)]
+/// A page of a list.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct PageQuery {
+    /// The last slug of the previous page.
     after: Option<String>,
+    /// 1 to 200; 50 by default.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 
+/// A page of territories.
+#[derive(Serialize, ToSchema)]
+pub struct TerritoryPage {
+    items: Vec<Territory>,
+    /// Pass as `after` for the next page; null on the last page.
+    next_cursor: Option<String>,
+}
+
 /// Territories by slug, a page at a time (`after` is the last slug seen).
+#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), params(PageQuery), responses((status = 200, body = TerritoryPage)))]
 #[get("/hq/territories")]
 async fn list(
     _admin: HqAdmin,
@@ -87,10 +107,14 @@ async fn list(
     let items = store::page(&mut conn, query.after.as_deref(), limit).await?;
     let next =
         (items.len() == usize::try_from(limit).unwrap_or(0)).then(|| items.last().map(|t| t.slug.clone())).flatten();
-    Ok(HttpResponse::Ok().json(json!({ "items": items, "next_cursor": next })))
+    Ok(HttpResponse::Ok().json(TerritoryPage { items, next_cursor: next }))
 }
 
 /// One territory with its contracts and domains.
+#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), params(("slug" = String, Path, example = "utrecht")), responses(
+    (status = 200, body = TerritoryReport),
+    (status = 404, description = "unknown-territory", body = Problem),
+))]
 #[get("/hq/territories/{slug}")]
 async fn show(
     _admin: HqAdmin,
@@ -102,29 +126,44 @@ async fn show(
     Ok(HttpResponse::Ok().json(store::report(&mut conn, territory).await?))
 }
 
-#[derive(Deserialize)]
+/// A new franchise contract from a date.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ContractChange {
+    /// The franchisee's share, a fraction (0.14 is 14%).
+    #[schema(example = "0.14")]
     franchise_rate: Decimal,
+    /// HQ's share, a fraction.
+    #[schema(example = "0.06")]
     hq_rate: Decimal,
+    /// Today or later.
     effective_from: NaiveDate,
 }
 
-#[derive(Deserialize)]
+/// The status to move a territory to.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "lowercase")]
 enum StatusChange {
     Active,
     Suspended,
 }
 
-#[derive(Deserialize)]
+/// A status change, a new contract, or both (atomically).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"status": "suspended"}))]
 struct Change {
     status: Option<StatusChange>,
     contract: Option<ContractChange>,
 }
 
 /// Suspends or resumes a territory, and/or adds a contract from a date.
+#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), params(("slug" = String, Path, example = "utrecht")), responses(
+    (status = 200, body = TerritoryReport),
+    (status = 404, description = "unknown-territory", body = Problem),
+    (status = 409, description = "invalid-status-change or contract-exists", body = Problem),
+    (status = 422, description = "invalid-rates or contract-in-the-past", body = Problem),
+))]
 #[patch("/hq/territories/{slug}")]
 async fn change(
     admin: HqAdmin,
@@ -194,13 +233,20 @@ async fn change(
     Ok(HttpResponse::Ok().json(store::report(&mut conn, territory).await?))
 }
 
-#[derive(Deserialize)]
+/// Whom to invite as the territory's franchisee.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "franchisee@example.nl"}))]
 struct InviteBody {
     email: String,
 }
 
 /// Invites the franchisee of a territory.
+#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), params(("slug" = String, Path, example = "utrecht")), responses(
+    (status = 201, description = "The invitation is mailed", body = InvitationView),
+    (status = 404, description = "unknown-territory", body = Problem),
+    (status = 422, description = "invalid-email", body = Problem),
+))]
 #[post("/hq/territories/{slug}/invitations")]
 async fn invite_franchisee(
     admin: HqAdmin,
@@ -215,20 +261,27 @@ async fn invite_franchisee(
     Ok(HttpResponse::Created().json(view))
 }
 
-#[derive(Deserialize)]
+/// Whether an account may sign in.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "lowercase")]
 enum AccountStatus {
     Active,
     Disabled,
 }
 
-#[derive(Deserialize)]
+/// The account's new status.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"status": "disabled"}))]
 struct AccountChange {
     status: AccountStatus,
 }
 
 /// Disables an account (revoking every session) or enables it again.
+#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), params(("id" = uuid::Uuid, Path, description = "The account's id")), responses(
+    (status = 204, description = "Changed"),
+    (status = 404, description = "unknown-account", body = Problem),
+))]
 #[patch("/hq/accounts/{id}")]
 async fn set_account_status(
     admin: HqAdmin,
@@ -244,3 +297,8 @@ async fn set_account_status(
     tracing::info!(account.id = %admin.0.account.id, target = %path, active, "account status changed");
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// The HQ territory and account operations, for the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(onboard, list, show, change, invite_franchisee, set_account_status))]
+pub struct Doc;

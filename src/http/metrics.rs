@@ -106,9 +106,14 @@ struct JobCounts {
     failed: i64,
 }
 
-/// The metrics in Prometheus' text format.
+/// The metrics in Prometheus' text format: requests and latency by route
+/// template and status, requests per territory, cache hit rates, pool use,
+/// job queue depth and failures. Restrict it at the proxy.
+#[utoipa::path(tag = "operations", responses(
+    (status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain"),
+))]
 #[get("/metrics")]
-async fn export(metrics: web::Data<Metrics>, pool: web::Data<TenancyPool>) -> Result<HttpResponse, ApiError> {
+pub async fn export(metrics: web::Data<Metrics>, pool: web::Data<TenancyPool>) -> Result<HttpResponse, ApiError> {
     let status = pool.status();
     metrics.pool.with_label_values(&["open"]).set(i64::try_from(status.size).unwrap_or(i64::MAX));
     metrics.pool.with_label_values(&["idle"]).set(i64::try_from(status.available).unwrap_or(i64::MAX));

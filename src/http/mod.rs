@@ -4,7 +4,9 @@
 pub mod client_ip;
 pub mod errors;
 pub mod health;
+pub mod json_body;
 pub mod metrics;
+pub mod openapi;
 pub mod problem;
 pub mod security;
 

@@ -24,14 +24,31 @@ pub struct ApiError {
     retry_after_seconds: Option<u32>,
 }
 
-#[derive(Serialize)]
-struct ProblemBody<'a> {
+/// An error answer as the client receives it: an RFC 9457 problem document,
+/// sent as `application/problem+json`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "type": "urn:careservice:problem:unknown-territory",
+    "title": "Not found",
+    "status": 404,
+    "detail": "no territory is served at nowhere.localhost",
+    "code": "unknown-territory"
+}))]
+pub struct Problem<'a> {
+    /// `urn:careservice:problem:` followed by the stable code.
     #[serde(rename = "type")]
-    kind: String,
-    title: &'a str,
-    status: u16,
-    detail: &'a str,
-    code: &'a str,
+    #[schema(pattern = "^urn:careservice:problem:[a-z0-9-]+$")]
+    pub kind: String,
+    /// A short summary of the kind of problem.
+    pub title: &'a str,
+    /// The HTTP status code.
+    #[schema(minimum = 400, maximum = 599)]
+    pub status: u16,
+    /// What went wrong this time, for a human; never SQL or a stack trace.
+    pub detail: &'a str,
+    /// The stable, machine-readable code.
+    #[schema(pattern = "^[a-z0-9-]+$")]
+    pub code: &'a str,
 }
 
 impl ApiError {
@@ -106,7 +123,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let body = ProblemBody {
+        let body = Problem {
             kind: format!("{PROBLEM_TYPE_PREFIX}{}", self.code),
             title: self.title,
             status: self.status.as_u16(),

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use scoped_futures::ScopedFutureExt;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::email::Email;
@@ -20,6 +20,7 @@ use super::state::IdentityState;
 use super::store;
 use super::token::{SecretToken, hash_secret};
 use crate::http::ApiError;
+use crate::http::problem::Problem;
 use crate::schema::{invitations, territories};
 use crate::tenancy::TenancyPool;
 
@@ -32,7 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// An invitation as its sender sees it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct InvitationView {
     pub id: Uuid,
     pub email: String,
@@ -73,13 +74,19 @@ pub async fn invite(
     Ok(InvitationView { id, email: email.as_str().to_owned(), role, territory: territory_slug.to_owned(), expires_at })
 }
 
-#[derive(Deserialize)]
+/// Whom to invite.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "pro@example.nl"}))]
 struct InviteBody {
     email: String,
 }
 
 /// A territory's franchisee invites a pro to it.
+#[utoipa::path(tag = "pros", security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 201, description = "The invitation is mailed", body = InvitationView),
+    (status = 422, description = "invalid-email", body = Problem),
+))]
 #[post("/invitations")]
 async fn invite_pro(
     franchisee: TerritoryFranchisee,
@@ -94,12 +101,23 @@ async fn invite_pro(
     Ok(HttpResponse::Created().json(view))
 }
 
-#[derive(Deserialize)]
+/// The mailed token; a name and password when the address has no verified
+/// account yet.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AcceptBody {
     token: String,
     display_name: Option<String>,
     password: Option<String>,
+}
+
+/// The role the account now holds.
+#[derive(Serialize, ToSchema)]
+pub struct InvitationAccepted {
+    account_id: Uuid,
+    role: Role,
+    /// The territory's slug.
+    territory: String,
 }
 
 enum Accepted {
@@ -110,6 +128,12 @@ enum Accepted {
 
 /// Accepts an invitation: attaches the role to the invited address's account,
 /// creating it (with `display_name` and `password`) if there is none.
+#[utoipa::path(tag = "auth", responses(
+    (status = 200, body = InvitationAccepted),
+    (status = 400, description = "invalid-token", body = Problem),
+    (status = 422, description = "account-details-required, invalid-name or weak-password", body = Problem),
+    (status = 429, description = "Too many attempts", body = Problem),
+))]
 #[post("/auth/invitations/accept")]
 async fn accept(
     request: actix_web::HttpRequest,
@@ -195,7 +219,7 @@ async fn accept(
     match outcome {
         Accepted::Done { account_id, role, territory } => {
             tracing::info!(account.id = %account_id, role = role.as_str(), %territory, "invitation accepted");
-            Ok(HttpResponse::Ok().json(json!({ "account_id": account_id, "role": role, "territory": territory })))
+            Ok(HttpResponse::Ok().json(InvitationAccepted { account_id, role, territory }))
         }
         Accepted::NeedsAccount => Err(ApiError::unprocessable(
             "account-details-required",
@@ -204,3 +228,8 @@ async fn accept(
         Accepted::Invalid => Err(ApiError::bad_request("invalid-token", "the invitation is unknown, used or expired")),
     }
 }
+
+/// The invitation operations, for the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(invite_pro, accept))]
+pub struct Doc;

@@ -5,8 +5,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, post, web};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::mfa;
 use super::routes::{caller_ip, limit};
@@ -15,6 +15,7 @@ use super::state::IdentityState;
 use super::store;
 use super::token::hash_secret;
 use crate::http::ApiError;
+use crate::http::problem::Problem;
 use crate::tenancy::TenancyPool;
 
 /// Registers the MFA routes (under `/api/v1`).
@@ -45,7 +46,21 @@ fn wrong_code() -> ApiError {
     )
 }
 
+/// A new TOTP secret, to put in an authenticator app.
+#[derive(Serialize, ToSchema)]
+pub struct Enrolment {
+    /// Base32.
+    #[schema(example = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")]
+    secret: String,
+    /// The same secret as an `otpauth://totp/...` URL (for a QR code).
+    otpauth_url: String,
+}
+
 /// Starts enrolment: a new secret and its otpauth:// URL.
+#[utoipa::path(tag = "auth", security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 200, body = Enrolment),
+    (status = 409, description = "mfa-already-enabled", body = Problem),
+))]
 #[post("/auth/mfa/enrol")]
 async fn enrol(auth: Authenticated, pool: web::Data<TenancyPool>) -> Result<HttpResponse, ApiError> {
     if auth.account.has_mfa() {
@@ -56,17 +71,25 @@ async fn enrol(auth: Authenticated, pool: web::Data<TenancyPool>) -> Result<Http
         .ok_or_else(|| ApiError::internal(&"could not build the provisioning URL"))?;
     let mut conn = pool.hq().await?;
     store::set_pending_totp(&mut conn, auth.account.id, &secret).await?;
-    Ok(HttpResponse::Ok().json(json!({ "secret": secret, "otpauth_url": url })))
+    Ok(HttpResponse::Ok().json(Enrolment { secret, otpauth_url: url }))
 }
 
-#[derive(Deserialize)]
+/// A code from the authenticator app.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"code": "123456"}))]
 struct Code {
     code: String,
 }
 
 /// Confirms enrolment with a first code; MFA is on from now, this session has
 /// passed it, and the answer holds ten backup codes, shown this once.
+#[utoipa::path(tag = "auth", security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 200, body = MfaEnabled),
+    (status = 401, description = "invalid-mfa-code", body = Problem),
+    (status = 409, description = "no-pending-enrolment", body = Problem),
+    (status = 429, description = "Too many attempts", body = Problem),
+))]
 #[post("/auth/mfa/confirm")]
 async fn confirm(
     request: actix_web::HttpRequest,
@@ -97,11 +120,21 @@ async fn confirm(
     store::enable_totp(&mut conn, auth.account.id, &hashes).await?;
     store::mark_session_mfa_verified(&mut conn, auth.session.id).await?;
     tracing::info!(account.id = %auth.account.id, "MFA enabled");
-    Ok(HttpResponse::Ok().json(json!({ "enabled": true, "backup_codes": codes })))
+    Ok(HttpResponse::Ok().json(MfaEnabled { enabled: true, backup_codes: codes }))
 }
 
-#[derive(Deserialize)]
+/// MFA is on: the backup codes, shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct MfaEnabled {
+    enabled: bool,
+    /// Ten single-use codes for when the authenticator is lost.
+    backup_codes: Vec<String>,
+}
+
+/// Either a TOTP code or a backup code.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"code": "123456"}))]
 struct Verification {
     code: Option<String>,
     backup_code: Option<String>,
@@ -109,6 +142,12 @@ struct Verification {
 
 /// Passes MFA for this session with a TOTP code (each usable once) or a
 /// backup code (each usable once).
+#[utoipa::path(tag = "auth", security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 204, description = "This session has passed MFA"),
+    (status = 401, description = "invalid-mfa-code", body = Problem),
+    (status = 409, description = "mfa-not-enabled", body = Problem),
+    (status = 429, description = "Too many attempts", body = Problem),
+))]
 #[post("/auth/mfa/verify")]
 async fn verify(
     request: actix_web::HttpRequest,
@@ -141,3 +180,8 @@ async fn verify(
     store::mark_session_mfa_verified(&mut conn, auth.session.id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// The MFA operations, for the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(enrol, confirm, verify))]
+pub struct Doc;

@@ -85,7 +85,7 @@ impl SessionPolicy {
 }
 
 /// A session as its owner sees it in `GET /auth/sessions`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     pub id: Uuid,
     pub created_at: DateTime<Utc>,
@@ -97,7 +97,7 @@ pub struct SessionView {
 }
 
 /// The signed-in account as `GET /auth/session` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AccountView {
     pub id: Uuid,
     pub email: String,

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 /// What an account may do, per territory or HQ-wide.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Books services in a territory (klant).
@@ -45,7 +45,7 @@ impl Role {
 }
 
 /// One role of an account, in a territory or HQ-wide.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Membership {
     pub role: Role,
     /// The territory's slug; none for HQ admins.

@@ -3,24 +3,26 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, delete, get, post, web};
+use chrono::DateTime;
 use chrono::{Duration, Utc};
 use diesel_async::AsyncConnection;
 use scoped_futures::ScopedFutureExt;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::email::Email;
 use super::model::{AccountView, SessionPolicy, SessionView};
 use super::password::{Password, Verified};
 use super::ratelimit::{Limit, RetryAfter};
-use super::role::Role;
+use super::role::{Membership, Role};
 use super::session::{Authenticated, expired_session_cookie, session_cookie};
 use super::state::{IdentityState, LOCKOUT_THRESHOLD};
 use super::store::{self, TokenPurpose};
 use super::token::{SecretToken, hash_secret};
 use crate::http::ApiError;
 use crate::http::client_ip::{TrustedProxies, client_ip};
+use crate::http::problem::Problem;
 use crate::tenancy::TenancyPool;
 use crate::tenancy::resolver::HostTarget;
 
@@ -70,12 +72,25 @@ fn invalid_input(code: &'static str, detail: String) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, "Invalid input", detail)
 }
 
-fn accepted(detail: &str) -> HttpResponse {
-    HttpResponse::Accepted().json(json!({ "status": "accepted", "detail": detail }))
+/// The answer of requests whose outcome is mailed (the same whether or not
+/// an account exists).
+#[derive(Serialize, ToSchema)]
+pub struct AcceptedAnswer {
+    /// Always `accepted`.
+    #[schema(example = "accepted")]
+    status: &'static str,
+    /// What happens next.
+    detail: String,
 }
 
-#[derive(Deserialize)]
+fn accepted(detail: &str) -> HttpResponse {
+    HttpResponse::Accepted().json(AcceptedAnswer { status: "accepted", detail: detail.to_owned() })
+}
+
+/// A new account.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "anna@example.nl", "password": "a long passphrase", "display_name": "Anna"}))]
 struct SignUp {
     email: String,
     password: String,
@@ -85,6 +100,11 @@ struct SignUp {
 /// Creates an account (with a customer membership when asked on a territory
 /// host). The answer, and the work behind it, are the same whether or not the
 /// email is already registered: an attacker learns nothing from it.
+#[utoipa::path(tag = "auth", responses(
+    (status = 202, description = "A verification token is mailed (or a notice, if the address has an account)", body = AcceptedAnswer),
+    (status = 422, description = "invalid-email, weak-password or invalid-name", body = Problem),
+    (status = 429, description = "Too many sign-ups from this address", body = Problem),
+))]
 #[post("/auth/sign-up")]
 #[tracing::instrument(skip_all)]
 async fn sign_up(
@@ -141,8 +161,10 @@ async fn sign_up(
     Ok(accepted("check your email to continue"))
 }
 
-#[derive(Deserialize)]
+/// Credentials.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "anna@example.nl", "password": "a long passphrase"}))]
 struct SignIn {
     email: String,
     password: String,
@@ -152,8 +174,27 @@ fn invalid_credentials() -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "invalid-credentials", "Unauthenticated", "wrong email or password")
 }
 
+/// A new session.
+#[derive(Serialize, ToSchema)]
+pub struct SignedIn {
+    /// The session token, for `Authorization: Bearer` (also set as the cookie).
+    token: String,
+    session_id: Uuid,
+    expires_at: DateTime<Utc>,
+    /// Whether the session must pass MFA before it can do anything else.
+    mfa_required: bool,
+    mfa_enrolled: bool,
+    account: AccountView,
+    memberships: Vec<Membership>,
+}
+
 /// Opens a session: a `__Host-session` cookie for portals, and the same token
 /// in the body for scripts and apps (`Authorization: Bearer`).
+#[utoipa::path(tag = "auth", responses(
+    (status = 200, description = "Signed in; `Set-Cookie` carries the same token", body = SignedIn),
+    (status = 401, description = "invalid-credentials", body = Problem),
+    (status = 429, description = "Too many attempts, or the account is locked for a while", body = Problem),
+))]
 #[post("/auth/sign-in")]
 #[tracing::instrument(skip_all)]
 async fn sign_in(
@@ -212,18 +253,20 @@ async fn sign_in(
     let session_id = store::create_session(&mut conn, &token.hash, account.id, policy, user_agent, Some(&ip)).await?;
     tracing::info!(account.id = %account.id, session.id = %session_id, "signed in");
     let mfa_required = account.has_mfa() || memberships.iter().any(|m| m.role.is_privileged());
-    Ok(HttpResponse::Ok().cookie(session_cookie(&token.secret, policy.absolute)).json(json!({
-        "token": token.secret,
-        "session_id": session_id,
-        "expires_at": Utc::now() + policy.absolute,
-        "mfa_required": mfa_required,
-        "mfa_enrolled": account.has_mfa(),
-        "account": AccountView::from(&account),
-        "memberships": memberships,
-    })))
+    let cookie = session_cookie(&token.secret, policy.absolute);
+    Ok(HttpResponse::Ok().cookie(cookie).json(SignedIn {
+        token: token.secret,
+        session_id,
+        expires_at: Utc::now() + policy.absolute,
+        mfa_required,
+        mfa_enrolled: account.has_mfa(),
+        account: AccountView::from(&account),
+        memberships,
+    }))
 }
 
 /// Ends the current session.
+#[utoipa::path(tag = "auth", security(("bearer" = []), ("session_cookie" = [])), responses((status = 204, description = "Signed out; the cookie is removed")))]
 #[post("/auth/sign-out")]
 async fn sign_out(auth: Authenticated, pool: web::Data<TenancyPool>) -> Result<HttpResponse, ApiError> {
     let mut conn = pool.hq().await?;
@@ -231,21 +274,45 @@ async fn sign_out(auth: Authenticated, pool: web::Data<TenancyPool>) -> Result<H
     Ok(HttpResponse::NoContent().cookie(expired_session_cookie()).finish())
 }
 
+/// The session a request is made with.
+#[derive(Serialize, ToSchema)]
+pub struct ThisSession {
+    id: Uuid,
+    expires_at: DateTime<Utc>,
+    mfa_verified: bool,
+}
+
+/// Who is signed in.
+#[derive(Serialize, ToSchema)]
+pub struct CurrentSession {
+    account: AccountView,
+    memberships: Vec<Membership>,
+    session: ThisSession,
+}
+
 /// The signed-in account, its memberships and this session.
+#[utoipa::path(tag = "auth", security(("bearer" = []), ("session_cookie" = [])), responses((status = 200, body = CurrentSession)))]
 #[get("/auth/session")]
 async fn current_session(auth: Authenticated) -> HttpResponse {
-    HttpResponse::Ok().json(json!({
-        "account": AccountView::from(&auth.account),
-        "memberships": auth.memberships,
-        "session": {
-            "id": auth.session.id,
-            "expires_at": auth.session.absolute_expires_at,
-            "mfa_verified": auth.mfa_verified(),
+    HttpResponse::Ok().json(CurrentSession {
+        account: AccountView::from(&auth.account),
+        session: ThisSession {
+            id: auth.session.id,
+            expires_at: auth.session.absolute_expires_at,
+            mfa_verified: auth.mfa_verified(),
         },
-    }))
+        memberships: auth.memberships,
+    })
 }
 
 /// The account's live sessions.
+#[derive(Serialize, ToSchema)]
+pub struct SessionList {
+    sessions: Vec<SessionView>,
+}
+
+/// The account's live sessions.
+#[utoipa::path(tag = "auth", security(("bearer" = []), ("session_cookie" = [])), responses((status = 200, body = SessionList)))]
 #[get("/auth/sessions")]
 async fn list_sessions(auth: Authenticated, pool: web::Data<TenancyPool>) -> Result<HttpResponse, ApiError> {
     let mut conn = pool.hq().await?;
@@ -262,10 +329,14 @@ async fn list_sessions(auth: Authenticated, pool: web::Data<TenancyPool>) -> Res
             current: s.id == auth.session.id,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "sessions": sessions })))
+    Ok(HttpResponse::Ok().json(SessionList { sessions }))
 }
 
 /// Revokes one of the account's own sessions (404 for anyone else's).
+#[utoipa::path(tag = "auth", security(("bearer" = []), ("session_cookie" = [])), params(("id" = Uuid, Path, description = "The session's id")), responses(
+    (status = 204, description = "Revoked"),
+    (status = 404, description = "no-such-session", body = Problem),
+))]
 #[delete("/auth/sessions/{id}")]
 async fn revoke_session(
     auth: Authenticated,
@@ -280,13 +351,19 @@ async fn revoke_session(
     }
 }
 
-#[derive(Deserialize)]
+/// Whose password to reset.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "anna@example.nl"}))]
 struct ResetRequest {
     email: String,
 }
 
 /// Mails a reset token if the account exists; answers the same either way.
+#[utoipa::path(tag = "auth", responses(
+    (status = 202, body = AcceptedAnswer),
+    (status = 429, description = "Too many requests", body = Problem),
+))]
 #[post("/auth/password-reset/request")]
 async fn request_password_reset(
     request: HttpRequest,
@@ -311,7 +388,8 @@ async fn request_password_reset(
     Ok(accepted("if the address has an account, a reset link is on its way"))
 }
 
-#[derive(Deserialize)]
+/// The mailed token and the new password.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ResetConfirm {
     token: String,
@@ -323,6 +401,12 @@ fn invalid_token() -> ApiError {
 }
 
 /// Sets a new password with a reset token; every session of the account ends.
+#[utoipa::path(tag = "auth", responses(
+    (status = 204, description = "The password is set; every session of the account is revoked"),
+    (status = 400, description = "invalid-token", body = Problem),
+    (status = 422, description = "weak-password", body = Problem),
+    (status = 429, description = "Too many attempts", body = Problem),
+))]
 #[post("/auth/password-reset/confirm")]
 async fn confirm_password_reset(
     request: HttpRequest,
@@ -354,13 +438,19 @@ async fn confirm_password_reset(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+/// The mailed token.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct VerifyEmail {
     token: String,
 }
 
 /// Confirms the account's email address with the mailed token.
+#[utoipa::path(tag = "auth", responses(
+    (status = 204, description = "Verified"),
+    (status = 400, description = "invalid-token", body = Problem),
+    (status = 429, description = "Too many attempts", body = Problem),
+))]
 #[post("/auth/verify-email")]
 async fn verify_email(
     request: HttpRequest,
@@ -377,7 +467,8 @@ async fn verify_email(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+/// The current password, asked again, and the new one.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PasswordChange {
     current_password: String,
@@ -386,6 +477,12 @@ struct PasswordChange {
 
 /// Changes the password (the current one is asked again); every session of
 /// the account ends, this one included.
+#[utoipa::path(tag = "auth", security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 204, description = "Changed; every session is revoked"),
+    (status = 401, description = "invalid-credentials: the current password is wrong", body = Problem),
+    (status = 422, description = "weak-password", body = Problem),
+    (status = 429, description = "Too many attempts", body = Problem),
+))]
 #[post("/auth/password")]
 async fn change_password(
     auth: Authenticated,
@@ -411,7 +508,17 @@ async fn change_password(
     Ok(HttpResponse::NoContent().cookie(expired_session_cookie()).finish())
 }
 
+/// An account's memberships.
+#[derive(Serialize, ToSchema)]
+pub struct MembershipList {
+    memberships: Vec<Membership>,
+}
+
 /// A signed-in account becomes a customer of the territory whose host it asks on.
+#[utoipa::path(tag = "auth", security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 200, body = MembershipList),
+    (status = 404, description = "not-a-territory-host", body = Problem),
+))]
 #[post("/auth/join")]
 async fn join_territory(
     request: HttpRequest,
@@ -427,5 +534,22 @@ async fn join_territory(
     let mut conn = pool.hq().await?;
     store::add_membership(&mut conn, auth.account.id, Some(territory.id), Role::Customer).await?;
     let memberships = store::memberships(&mut conn, auth.account.id).await?;
-    Ok(HttpResponse::Ok().json(json!({ "memberships": memberships })))
+    Ok(HttpResponse::Ok().json(MembershipList { memberships }))
 }
+
+/// The auth operations, for the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    sign_up,
+    sign_in,
+    sign_out,
+    current_session,
+    list_sessions,
+    revoke_session,
+    request_password_reset,
+    confirm_password_reset,
+    verify_email,
+    change_password,
+    join_territory
+))]
+pub struct Doc;

@@ -15,7 +15,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(failed_jobs).service(retry_job);
 }
 
-#[derive(Serialize, diesel::QueryableByName)]
+/// A job that failed for good.
+#[derive(Serialize, diesel::QueryableByName, utoipa::ToSchema)]
 struct FailedJob {
     #[diesel(sql_type = BigInt)]
     id: i64,
@@ -31,7 +32,14 @@ struct FailedJob {
     failed_at: Option<DateTime<Utc>>,
 }
 
-/// Jobs that failed for good, newest first.
+/// Failed jobs, newest first.
+#[derive(Serialize, utoipa::ToSchema)]
+struct FailedJobs {
+    jobs: Vec<FailedJob>,
+}
+
+/// Jobs that failed for good, newest first (at most 200).
+#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), responses((status = 200, body = FailedJobs)))]
 #[get("/hq/jobs/failed")]
 async fn failed_jobs(_admin: HqAdmin, pool: web::Data<TenancyPool>) -> Result<HttpResponse, ApiError> {
     let mut conn = pool.hq().await?;
@@ -42,10 +50,14 @@ async fn failed_jobs(_admin: HqAdmin, pool: web::Data<TenancyPool>) -> Result<Ht
     )
     .load(&mut *conn)
     .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "jobs": jobs })))
+    Ok(HttpResponse::Ok().json(FailedJobs { jobs }))
 }
 
 /// Puts a failed job back in the queue, to run now with a fresh count of attempts.
+#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), params(("id" = i64, Path, description = "The job's id")), responses(
+    (status = 204, description = "Queued again"),
+    (status = 404, description = "no-failed-job", body = crate::http::problem::Problem),
+))]
 #[post("/hq/jobs/{id}/retry")]
 async fn retry_job(
     admin: HqAdmin,
@@ -67,3 +79,8 @@ async fn retry_job(
     tracing::info!(account.id = %admin.0.account.id, job.id = *path, "failed job retried");
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// The job operations, for the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(failed_jobs, retry_job))]
+pub struct Doc;

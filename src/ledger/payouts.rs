@@ -17,7 +17,7 @@ use super::store::{Account, Kind, NewTransaction, not_found_as_none, post};
 pub const DISPUTE_WINDOW: Duration = Duration::days(14);
 
 /// A payout batch.
-#[derive(Debug, Clone, Serialize, diesel::QueryableByName)]
+#[derive(Debug, Clone, Serialize, diesel::QueryableByName, utoipa::ToSchema)]
 pub struct Payout {
     #[diesel(sql_type = SqlUuid)]
     pub id: Uuid,
@@ -35,7 +35,7 @@ pub struct Payout {
 }
 
 /// One payment's pro share in a batch.
-#[derive(Debug, Clone, Serialize, diesel::QueryableByName)]
+#[derive(Debug, Clone, Serialize, diesel::QueryableByName, utoipa::ToSchema)]
 pub struct Item {
     #[diesel(sql_type = SqlUuid)]
     pub payment_id: Uuid,

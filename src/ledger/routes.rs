@@ -11,7 +11,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::payouts::{self, PaidError};
-use super::statement::{for_month, to_csv};
+use super::statement::{Statement, for_month, to_csv};
 use super::store::balances as ledger_balances;
 use crate::clock::SharedClock;
 use crate::http::ApiError;
@@ -37,15 +37,21 @@ fn parse_period(raw: &str) -> Result<NaiveDate, ApiError> {
         .ok_or_else(|| ApiError::bad_request("invalid-period", "a period is a month: YYYY-MM"))
 }
 
-#[derive(Deserialize)]
+/// The day to read balances at.
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct AtQuery {
+    /// Default: today in the territory.
     at: Option<NaiveDate>,
 }
 
 /// Every ledger account's balance (debits minus credits) over the
 /// transactions effective on or before `at` (default: today), and their sum,
 /// which is zero.
+#[utoipa::path(tag = "ledger", security(("bearer" = []), ("session_cookie" = [])), params(AtQuery), responses(
+    (status = 200, description = "`at`, `currency`, `accounts` (each with its balance) and their `sum`", body = Object),
+))]
 #[get("/ledger/balances")]
 async fn balances(
     franchisee: TerritoryFranchisee,
@@ -61,13 +67,26 @@ async fn balances(
         .json(json!({ "at": at, "currency": "EUR", "accounts": accounts, "sum": format!("{total:.2}") })))
 }
 
-#[derive(Deserialize)]
+/// The statement's format.
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct FormatQuery {
+    /// json (the default) or csv.
     format: Option<String>,
 }
 
 /// The month's statement (`YYYY-MM`), as JSON or, with `format=csv`, CSV.
+#[utoipa::path(tag = "ledger", security(("bearer" = []), ("session_cookie" = [])),
+    params(("period" = String, Path, description = "A month: YYYY-MM", example = "2026-11"), FormatQuery),
+    responses(
+        (status = 200, description = "The statement (CSV with format=csv)", content(
+            (Statement = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 400, description = "invalid-period or invalid-format", body = crate::http::problem::Problem),
+    ),
+)]
 #[get("/statements/{period}")]
 async fn statement(
     franchisee: TerritoryFranchisee,
@@ -94,6 +113,10 @@ async fn statement(
 
 /// Gathers what the pros are owed (bookings over and past the dispute
 /// window, not paid out yet) into a payout batch.
+#[utoipa::path(tag = "ledger", security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 201, description = "`payout` and its `items`", body = Object),
+    (status = 409, description = "nothing-owed or payout-in-progress", body = crate::http::problem::Problem),
+))]
 #[post("/payouts")]
 #[tracing::instrument(skip_all)]
 async fn create_payout(
@@ -112,6 +135,7 @@ async fn create_payout(
 }
 
 /// Payout batches, newest first.
+#[utoipa::path(tag = "ledger", security(("bearer" = []), ("session_cookie" = [])), responses((status = 200, description = "`payouts`", body = Object)))]
 #[get("/payouts")]
 async fn list_payouts(franchisee: TerritoryFranchisee) -> Result<HttpResponse, ApiError> {
     let mut conn = franchisee.territory.connection().await?;
@@ -123,6 +147,10 @@ fn unknown_payout() -> ApiError {
 }
 
 /// A payout batch with what it pays each pro for each payment.
+#[utoipa::path(tag = "ledger", security(("bearer" = []), ("session_cookie" = [])), params(("id" = Uuid, Path, description = "The payout's id")), responses(
+    (status = 200, description = "`payout` and its `items`", body = Object),
+    (status = 404, description = "unknown-payout", body = crate::http::problem::Problem),
+))]
 #[get("/payouts/{id}")]
 async fn show_payout(franchisee: TerritoryFranchisee, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let mut conn = franchisee.territory.connection().await?;
@@ -131,6 +159,11 @@ async fn show_payout(franchisee: TerritoryFranchisee, id: web::Path<Uuid>) -> Re
 }
 
 /// Marks a batch paid (once): the pros' payables leave the provider account.
+#[utoipa::path(tag = "ledger", security(("bearer" = []), ("session_cookie" = [])), params(("id" = Uuid, Path, description = "The payout's id")), responses(
+    (status = 200, description = "The `payout`, paid", body = Object),
+    (status = 404, description = "unknown-payout", body = crate::http::problem::Problem),
+    (status = 409, description = "already-paid", body = crate::http::problem::Problem),
+))]
 #[post("/payouts/{id}/paid")]
 #[tracing::instrument(skip_all)]
 async fn pay_payout(
@@ -149,9 +182,13 @@ async fn pay_payout(
     }
 }
 
-#[derive(Deserialize)]
+/// Which month.
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct PeriodQuery {
+    /// YYYY-MM.
+    #[param(example = "2026-11")]
     period: String,
 }
 
@@ -186,6 +223,10 @@ struct TerritoryCommissions {
 
 /// Commissions of a month (`period=YYYY-MM`) per territory and in total,
 /// from hq's aggregates alone (no tenant schema is read).
+#[utoipa::path(tag = "hq", security(("bearer" = []), ("session_cookie" = [])), params(PeriodQuery), responses(
+    (status = 200, description = "`period`, `currency`, per-territory `territories` and their `total`", body = Object),
+    (status = 400, description = "invalid-period", body = crate::http::problem::Problem),
+))]
 #[get("/hq/commissions")]
 async fn commissions(
     _admin: HqAdmin,
@@ -217,6 +258,11 @@ async fn commissions(
     Ok(HttpResponse::Ok()
         .json(json!({ "period": query.period, "currency": "EUR", "territories": rows, "total": total })))
 }
+
+/// The ledger operations, for the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(balances, statement, create_payout, list_payouts, show_payout, pay_payout, commissions))]
+pub struct Doc;
 
 #[cfg(test)]
 mod tests {

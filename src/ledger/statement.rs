@@ -9,7 +9,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 /// One payment's money in the month. Fees and shares are net of refunds.
-#[derive(Debug, Clone, Serialize, diesel::QueryableByName)]
+#[derive(Debug, Clone, Serialize, diesel::QueryableByName, utoipa::ToSchema)]
 pub struct Line {
     #[diesel(sql_type = SqlUuid)]
     pub payment_id: Uuid,
@@ -40,7 +40,7 @@ pub struct Line {
 
 /// The month's totals. `net` is what the territory keeps: gross less
 /// refunds, VAT, HQ's fee and the pros' shares, which is the franchise fee.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct Totals {
     pub bookings: i64,
     #[serde(with = "rust_decimal::serde::str")]
@@ -62,7 +62,7 @@ pub struct Totals {
 }
 
 /// A month's statement.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Statement {
     pub period: String,
     pub currency: &'static str,

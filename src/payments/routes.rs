@@ -50,6 +50,19 @@ struct WebhookData {
 
 /// Receives a provider's signed event. A bad signature is 401, a stale one
 /// 400; an event delivered again answers 200 and changes nothing.
+#[utoipa::path(tag = "payments",
+    params(
+        ("provider" = String, Path, description = "The payment provider's name"),
+        ("careservice-signature" = String, Header, description = "The provider's signature of the body"),
+    ),
+    request_body(content = Object, description = "The provider's event: `id`, `type`, `data.reference`"),
+    responses(
+        (status = 200, description = "`received`, and `duplicate` for an event delivered before", body = Object),
+        (status = 400, description = "stale-webhook or malformed-body", body = crate::http::problem::Problem),
+        (status = 401, description = "invalid-signature", body = crate::http::problem::Problem),
+        (status = 404, description = "unknown-provider or unknown-payment", body = crate::http::problem::Problem),
+    ),
+)]
 #[post("/payments/webhooks/{provider}")]
 #[tracing::instrument(skip_all, fields(provider = %provider))]
 async fn webhook(
@@ -157,6 +170,10 @@ async fn webhook(
 
 /// The booking's payment: status, amount and refunds; the franchisee and the
 /// pro also see how it split.
+#[utoipa::path(tag = "payments", security(("bearer" = []), ("session_cookie" = [])), params(("id" = Uuid, Path, description = "The booking's id")), responses(
+    (status = 200, description = "Status, `amount`, `refunded` and `refunds` as money; `split` (in cents) for the franchisee and the pro", body = Object),
+    (status = 404, description = "unknown-booking or no-payment", body = crate::http::problem::Problem),
+))]
 #[get("/bookings/{id}/payment")]
 async fn show(member: TerritoryMember, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let mut conn = member.territory.connection().await?;
@@ -185,8 +202,10 @@ async fn show(member: TerritoryMember, path: web::Path<Uuid>) -> Result<HttpResp
     Ok(HttpResponse::Ok().json(body))
 }
 
-#[derive(Deserialize, serde::Serialize)]
+/// A goodwill refund.
+#[derive(Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"amount": "10.00"}))]
 struct RefundBody {
     /// Euros, as a string: "10.00".
     amount: String,
@@ -195,6 +214,20 @@ struct RefundBody {
 /// A goodwill refund of part of a captured payment, by the franchisee. Needs
 /// an `Idempotency-Key`; the refund splits cumulatively over VAT, the fees and
 /// the pro's share.
+#[utoipa::path(tag = "payments", security(("bearer" = []), ("session_cookie" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The booking's id"),
+        ("Idempotency-Key" = String, Header, description = "A unique key per refund; a retry replays the first answer"),
+    ),
+    request_body = RefundBody,
+    responses(
+        (status = 201, description = "`payment`, `refunded_now`, `refunded` and `amount` as money", body = Object),
+        (status = 400, description = "missing-idempotency-key or malformed-body", body = crate::http::problem::Problem),
+        (status = 404, description = "unknown-booking", body = crate::http::problem::Problem),
+        (status = 409, description = "payment-not-captured, or more than was captured", body = crate::http::problem::Problem),
+        (status = 422, description = "invalid-amount", body = crate::http::problem::Problem),
+    ),
+)]
 #[post("/bookings/{id}/refunds")]
 #[tracing::instrument(skip_all)]
 async fn refund(
@@ -280,3 +313,8 @@ async fn refund(
         Err(error) => Err(error),
     }
 }
+
+/// The payment operations, for the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(webhook, show, refund))]
+pub struct Doc;

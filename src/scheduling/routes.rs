@@ -9,6 +9,7 @@ use diesel::sql_types::Integer;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use scoped_futures::ScopedFutureExt;
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::slots::{ProCalendar, SlotRequest, free_starts};
@@ -18,6 +19,7 @@ use crate::catalog::pros::own_pro;
 use crate::catalog::routes::local_date;
 use crate::clock::SharedClock;
 use crate::http::ApiError;
+use crate::http::problem::Problem;
 use crate::identity::{TerritoryFranchisee, TerritoryMember};
 use crate::tenancy::{CurrentTerritory, Territory};
 
@@ -26,18 +28,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(slots).service(own_availability).service(pro_availability).service(own_exception);
 }
 
-#[derive(Deserialize)]
+/// Weekly hours on one weekday, in the territory's time zone.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct WeeklyInput {
+    /// 1 (Monday) to 7 (Sunday).
+    #[schema(minimum = 1, maximum = 7)]
     weekday: u32,
+    #[schema(value_type = String, format = "partial-time", example = "09:00:00")]
     starts: NaiveTime,
+    #[schema(value_type = String, format = "partial-time", example = "17:00:00")]
     ends: NaiveTime,
 }
 
-#[derive(Deserialize)]
+/// A pro's weekly hours (replacing the earlier ones) and travel buffer.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"buffer_minutes": 15, "weekly": [{"weekday": 1, "starts": "09:00:00", "ends": "17:00:00"}]}))]
 struct AvailabilityInput {
+    /// 0 to 240 minutes between appointments.
     buffer_minutes: Option<i32>,
+    /// At most 50 intervals.
     weekly: Vec<WeeklyInput>,
 }
 
@@ -95,6 +106,11 @@ async fn replace_availability(
 }
 
 /// A pro sets its weekly hours (replacing them) and travel buffer.
+#[utoipa::path(tag = "scheduling", security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 204, description = "Set"),
+    (status = 409, description = "no-profile", body = Problem),
+    (status = 422, description = "invalid-availability", body = Problem),
+))]
 #[put("/pro/availability")]
 async fn own_availability(
     member: TerritoryMember,
@@ -107,6 +123,11 @@ async fn own_availability(
 }
 
 /// The franchisee sets a pro's weekly hours and travel buffer.
+#[utoipa::path(tag = "scheduling", security(("bearer" = []), ("session_cookie" = [])), params(("id" = Uuid, Path, description = "The pro's id")), responses(
+    (status = 204, description = "Set"),
+    (status = 404, description = "unknown-pro", body = Problem),
+    (status = 422, description = "invalid-availability", body = Problem),
+))]
 #[put("/pros/{id}/availability")]
 async fn pro_availability(
     franchisee: TerritoryFranchisee,
@@ -123,23 +144,35 @@ async fn pro_availability(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+/// Time off, or extra hours.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "lowercase")]
 enum ExceptionKind {
     Off,
     Extra,
 }
 
-#[derive(Deserialize)]
+/// An exception to the weekly hours on one day.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"day": "2026-05-04", "kind": "off"}))]
 struct ExceptionInput {
+    /// From yesterday to 400 days ahead.
     day: NaiveDate,
     kind: ExceptionKind,
+    /// With `ends`; neither for a whole day off.
+    #[schema(value_type = Option<String>, format = "partial-time")]
     starts: Option<NaiveTime>,
+    #[schema(value_type = Option<String>, format = "partial-time")]
     ends: Option<NaiveTime>,
 }
 
 /// A pro adds time off (all day without times) or extra hours on a date.
+#[utoipa::path(tag = "scheduling", security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 201, description = "Added"),
+    (status = 409, description = "no-profile", body = Problem),
+    (status = 422, description = "invalid-exception or too-many-exceptions", body = Problem),
+))]
 #[post("/pro/availability/exceptions")]
 async fn own_exception(member: TerritoryMember, body: web::Json<ExceptionInput>) -> Result<HttpResponse, ApiError> {
     let today = local_date(member.territory.territory());
@@ -241,18 +274,31 @@ pub async fn prepare_search(
     Ok(Search { service, request, calendars })
 }
 
-#[derive(Deserialize)]
+/// What to search.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct SlotQuery {
+    /// The service's code.
+    #[param(example = "house-cleaning")]
     service: String,
+    /// The first local date.
     from: NaiveDate,
+    /// The last local date, at most 31 days after `from`.
     to: NaiveDate,
+    /// Only this pro.
     pro: Option<Uuid>,
+    /// Only pros who serve this postcode.
     postcode: Option<String>,
 }
 
 /// Free start times (RFC 3339 with the territory's offset) with the pros free
 /// at each. Public.
+#[utoipa::path(tag = "scheduling", params(SlotQuery), responses(
+    (status = 200, body = SlotList),
+    (status = 400, description = "invalid-range", body = Problem),
+    (status = 404, description = "unknown-service", body = Problem),
+))]
 #[get("/slots")]
 async fn slots(
     current: CurrentTerritory,
@@ -296,16 +342,23 @@ async fn slots(
 }
 
 /// A free start and the pros free at it.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, ToSchema)]
 struct Slot<'a> {
+    /// RFC 3339 with the territory's offset.
+    #[schema(format = DateTime, example = "2026-05-04T09:00:00+02:00")]
     start: String,
     pros: &'a [Uuid],
 }
 
 /// The answer of a slot search.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, ToSchema)]
 struct SlotList<'a> {
     service: &'a str,
     duration_minutes: i32,
     slots: Vec<Slot<'a>>,
 }
+
+/// The scheduling operations, for the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(own_availability, pro_availability, own_exception, slots))]
+pub struct Doc;

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::schema::{territories, territory_contracts};
 
 /// Where a territory is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TerritoryStatus {
     /// Being onboarded; never visible outside the onboarding transaction.
@@ -61,7 +61,8 @@ pub struct TerritoryRow {
 }
 
 /// A territory: what the router resolves a host to and what binds a connection.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"slug": "amsterdam", "name": "Amsterdam", "timezone": "Europe/Amsterdam", "locale": "nl-NL", "status": "active"}))]
 pub struct Territory {
     #[serde(skip)]
     pub id: i64,
@@ -110,7 +111,7 @@ impl From<TerritoryRow> for Territory {
 
 /// The franchise contract in force from a date: the shares of each booking's
 /// amount (excluding VAT) that go to the franchisee and to HQ.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Queryable, Selectable, Insertable, utoipa::ToSchema)]
 #[diesel(table_name = territory_contracts, check_for_backend(diesel::pg::Pg))]
 pub struct Contract {
     #[serde(skip)]
@@ -199,7 +200,7 @@ mod tests {
 }
 
 /// A territory with its contracts and domains, as HQ sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TerritoryReport {
     #[serde(flatten)]
     pub territory: Territory,

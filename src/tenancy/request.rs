@@ -11,8 +11,9 @@ use super::settings::{CustomDomain, Locale, TimeZone};
 use super::slug::TerritorySlug;
 
 /// Raw onboarding fields; empty optional fields take the defaults.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"slug": "haarlem", "name": "Haarlem", "timezone": "Europe/Amsterdam", "locale": "nl-NL", "franchise_rate": "0.14", "hq_rate": "0.06"}))]
 pub struct OnboardingRequest {
     pub slug: String,
     pub name: String,

@@ -117,6 +117,62 @@ fn config_check_names_what_is_wrong_and_never_prints_a_secret() {
 }
 
 #[tokio::test]
+async fn a_config_file_supplies_settings_the_environment_overrides_and_config_check_names_each_source() {
+    let db = fresh_database().await;
+    let dir = std::env::temp_dir().join(format!("cs-config-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("careservice.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "database_url = {:?}\npool_size = 7\nbase_domain = \"file.example\"\nredis_url = \"redis://:file-secret@cache:6379\"\n",
+            db.url
+        ),
+    )
+    .unwrap();
+
+    // The database comes from the file alone: the command reaches it.
+    let listed = Command::new(env!("CARGO_BIN_EXE_careservice"))
+        .env_remove("DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .args(["--config", file.to_str().unwrap(), "territory", "create", "haarlem", "--name", "Haarlem"])
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+
+    let checked = Command::new(env!("CARGO_BIN_EXE_careservice"))
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env("CARESERVICE_CONFIG", &file)
+        .env("CARESERVICE_BASE_DOMAIN", "env.example")
+        .env_remove("CARESERVICE_POOL_SIZE")
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    let stdout = text(&checked.stdout);
+    assert!(checked.status.success(), "{stdout}");
+    let shown = format!("(file {})", file.display());
+    let line = |name: &str| {
+        stdout.lines().find(|line| line.split_whitespace().nth(1) == Some(name)).unwrap_or_default().to_owned()
+    };
+    assert!(line("CARESERVICE_POOL_SIZE").ends_with(&format!("{shown} 7")), "{stdout}");
+    assert!(line("CARESERVICE_BASE_DOMAIN").ends_with("(environment) env.example"), "{stdout}");
+    assert!(line("CARESERVICE_WORKERS").contains("(default)"), "{stdout}");
+    assert!(line("REDIS_URL").ends_with(&format!("{shown} redis://:***@cache:6379")), "{stdout}");
+    assert!(!stdout.contains("file-secret"), "{stdout}");
+
+    // A misspelt key is an error that names it.
+    std::fs::write(&file, "pool_sise = 7\n").unwrap();
+    let refused = Command::new(env!("CARGO_BIN_EXE_careservice"))
+        .args(["--config", file.to_str().unwrap(), "config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stderr).contains("unknown setting \"pool_sise\""), "{}", text(&refused.stderr));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
 async fn audit_verify_reports_intact_chains_and_names_a_broken_link() {
     use diesel_async::SimpleAsyncConnection;
     let db = fresh_database().await;
