@@ -104,6 +104,13 @@ pub fn run(file: Option<&ConfigFile>) -> ExitCode {
         check("CARESERVICE_PAYMENT_WEBHOOK_SECRET", "a demo secret: set one in production", true, &|secret| {
             if secret.len() >= 32 { Ok(()) } else { Err("use at least 32 characters".into()) }
         }),
+        check("CARESERVICE_ENCRYPTION_KEYS", "the demo key: set your own in production", true, &|spec| {
+            crate::privacy::Keyring::parse(spec).map(|_| ()).map_err(|e| e.to_string())
+        }),
+        check("CARESERVICE_ENCRYPTION_KEY_FILE", "unset", false, &|path| {
+            let spec = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
+            crate::privacy::Keyring::parse(&spec).map(|_| ()).map_err(|e| e.to_string())
+        }),
         check("CARESERVICE_MAIL_FROM", "CareService <no-reply@careservice.localhost>", false, &|from| {
             from.parse::<lettre::message::Mailbox>().map(|_| ()).map_err(|e| e.to_string())
         }),
