@@ -127,6 +127,7 @@ impl Application {
                         .configure(crate::bookings::configure)
                         .configure(crate::ledger::configure)
                         .configure(crate::audit::configure)
+                        .configure(crate::privacy::routes::configure)
                         .configure(crate::jobs::configure)
                         .default_service(web::to(http::errors::no_such_route)),
                 )

@@ -44,7 +44,7 @@ _pg_as_owner() {
 
 # pg_start_private DIR: a throwaway cluster in DIR, on a Unix socket in DIR
 # only (no TCP port, so it never collides with another server). Tuned for
-# tests: durability off. Exports PGHOST, PGPORT, PGUSER and TEST_DATABASE_URL.
+# tests: durability off. Exports PGHOST, PGPORT, PGUSER, PG_BIN_DIR and TEST_DATABASE_URL.
 pg_start_private() {
   local dir=$1 bin
   bin=$(pg_bin_dir) || return 1
@@ -70,7 +70,7 @@ log_min_messages = warning
 CONF
   _pg_as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null \
     || { cat "$dir/server.log" >&2; return 1; }
-  export PGHOST="$dir" PGPORT=5432 PGUSER=postgres
+  export PGHOST="$dir" PGPORT=5432 PGUSER=postgres PG_BIN_DIR="$bin"
   export TEST_DATABASE_URL="postgresql:///postgres?host=$dir&port=5432&user=postgres"
 }
 

@@ -84,6 +84,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         crate::payments::routes::Doc::openapi(),
         crate::ledger::routes::Doc::openapi(),
         crate::audit::routes::Doc::openapi(),
+        crate::privacy::routes::Doc::openapi(),
         crate::jobs::routes::Doc::openapi(),
     ];
     let mut doc = v1.into_iter().fold(RootDoc::openapi(), |doc, domain| doc.nest("/api/v1", domain));

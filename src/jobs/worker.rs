@@ -54,9 +54,7 @@ pub async fn run_due_jobs(context: &JobContext) -> anyhow::Result<Vec<(Job, JobO
 
 async fn run_one(context: &JobContext, job: &Job) -> anyhow::Result<()> {
     let pool = &context.pool;
-    let Some(territory_id) = job.territory_id else {
-        anyhow::bail!("job kind {:?} has no territory and no HQ handler", job.kind);
-    };
+    let Some(territory_id) = job.territory_id else { return run_hq_job(context, job).await };
     let territory = {
         let mut conn = pool.hq().await?;
         store::find_by_id(&mut conn, territory_id).await?
@@ -72,8 +70,30 @@ async fn run_one(context: &JobContext, job: &Job) -> anyhow::Result<()> {
     crate::bookings::timers::handle(&mut conn, &context.payments, &territory, job, now).await
 }
 
-/// Runs due jobs every second until the process ends.
+/// Runs a job that belongs to no territory.
+async fn run_hq_job(context: &JobContext, job: &Job) -> anyhow::Result<()> {
+    let now = context.clock.now();
+    let id = |field: &str| -> anyhow::Result<uuid::Uuid> {
+        job.payload
+            .get(field)
+            .and_then(|value| value.as_str())
+            .and_then(|value| value.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("job {} has no {field}", job.id))
+    };
+    match job.kind.as_str() {
+        "privacy.export" => crate::privacy::export::build(&context.pool, &context.keys, id("export")?, now).await,
+        "privacy.erase" => crate::privacy::erasure::erase(&context.pool, id("account")?, now).await,
+        "privacy.retention" => crate::privacy::retention::run(&context.pool, now).await.map(|_| ()),
+        other => anyhow::bail!("job kind {other:?} has no territory and no HQ handler"),
+    }
+}
+
+/// Runs due jobs every second until the process ends; keeps the daily
+/// retention job scheduled.
 pub async fn run_worker(context: JobContext) {
+    if let Err(error) = crate::privacy::retention::ensure_scheduled(&context.pool, context.clock.now()).await {
+        tracing::warn!(%error, "the retention job could not be scheduled");
+    }
     loop {
         match run_due_jobs(&context).await {
             Ok(ran) if !ran.is_empty() => tracing::debug!(jobs = ran.len(), "jobs run"),

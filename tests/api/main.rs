@@ -15,5 +15,6 @@ mod migrations;
 mod money;
 mod onboarding;
 mod openapi;
+mod privacy;
 mod resilience;
 mod routing;
