@@ -72,6 +72,7 @@ struct ExportTicket {
     responses(
         (status = 202, description = "The export is being assembled", body = ExportTicket),
         (status = 403, description = "reauthentication-failed", body = crate::http::problem::Problem),
+        (status = 429, description = "Too many password attempts", body = crate::http::problem::Problem),
     ))]
 #[post("/privacy/exports")]
 #[tracing::instrument(skip_all)]
@@ -142,6 +143,7 @@ async fn download_export(
     responses(
         (status = 202, description = "Sessions revoked; the erasure runs shortly", body = Object),
         (status = 403, description = "reauthentication-failed", body = crate::http::problem::Problem),
+        (status = 429, description = "Too many password attempts", body = crate::http::problem::Problem),
     ))]
 #[post("/privacy/erasure")]
 #[tracing::instrument(skip_all)]
@@ -173,7 +175,10 @@ struct ConsentChange {
 /// Records consent given or withdrawn; on a territory host it is that
 /// territory's, on the HQ host HQ's.
 #[utoipa::path(tag = "privacy", security(("bearer" = []), ("session_cookie" = [])), request_body = ConsentChange,
-    responses((status = 201, description = "The record", body = Consent)))]
+    responses(
+        (status = 201, description = "The record", body = Consent),
+        (status = 422, description = "invalid-text-version", body = crate::http::problem::Problem),
+    ))]
 #[post("/privacy/consents")]
 async fn give_consent(
     request: HttpRequest,
