@@ -65,7 +65,8 @@ async fn main() -> anyhow::Result<()> {
         let mut conn = pool.hq().await?;
         for index in 0..FLOOD {
             let email = format!("user{index}@bench.nl");
-            store::insert_account(&mut conn, &email, &email, &hash, "Bench").await?;
+            store::insert_account(&mut conn, &careservice::privacy::Keyring::demo(), &email, &email, &hash, "Bench")
+                .await?;
         }
     }
 

@@ -68,7 +68,16 @@ async fn main() -> anyhow::Result<()> {
         let mut conn = pool.hq().await?;
         for client in 0..CLIENTS {
             let email = format!("klant{client}@bench.nl");
-            if let Some(account) = accounts::insert_account(&mut conn, &email, &email, &hash, "Klant").await? {
+            if let Some(account) = accounts::insert_account(
+                &mut conn,
+                &careservice::privacy::Keyring::demo(),
+                &email,
+                &email,
+                &hash,
+                "Klant",
+            )
+            .await?
+            {
                 accounts::add_membership(&mut conn, account.id, Some(territory.id), Role::Customer).await?;
             }
         }

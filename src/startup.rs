@@ -47,6 +47,7 @@ impl Application {
         let hashing_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         let mut identity = IdentityState::new(limiter, hashing_threads);
         identity.limits = settings.limits.clone();
+        identity.keys = settings.keys.clone();
 
         let catalog = EffectiveCatalogs::new();
         let subscriptions: Vec<(&'static str, ChangeHandler)> = vec![

@@ -30,9 +30,12 @@ pub async fn create(global: &GlobalArgs, email: &str, name: Option<&str>) -> any
         let pool = TenancyPool::new(database.url(), &PoolSettings { max_size: 1, ..PoolSettings::default() })?;
         let mut conn = pool.hq().await?;
         let name = name.unwrap_or("HQ admin");
-        let account = match store::insert_account(&mut conn, email.as_str(), email.normalized(), &hash, name).await? {
+        let keys = global.keyring()?;
+        let account = match store::insert_account(&mut conn, &keys, email.as_str(), email.normalized(), &hash, name)
+            .await?
+        {
             Some(account) => account,
-            None => store::account_by_email(&mut conn, email.normalized()).await?.context("account vanished")?,
+            None => store::account_by_email(&mut conn, &keys, email.normalized()).await?.context("account vanished")?,
         };
         store::mark_email_verified(&mut conn, account.id).await?;
         store::add_membership(&mut conn, account.id, None, Role::HqAdmin).await?;

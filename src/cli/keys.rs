@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use super::args::GlobalArgs;
 use crate::database::Database;
-use crate::privacy::rotate::{rotate_territory, stale_values};
+use crate::privacy::rotate::{rotate_accounts, rotate_territory, stale_values};
 use crate::tenancy::connection::PoolSettings;
 use crate::tenancy::{TenancyPool, store};
 
@@ -21,6 +21,13 @@ pub async fn rotate(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     };
     println!("sealing with key version {}", keys.current());
     let mut failed = 0;
+    match rotate_accounts(&pool, &keys).await {
+        Ok(rewritten) => println!("hq accounts: {rewritten} row(s) re-encrypted"),
+        Err(error) => {
+            failed += 1;
+            println!("hq accounts: failed: {error}");
+        }
+    }
     for territory in &territories {
         match rotate_territory(&pool, territory, &keys).await {
             Ok(rewritten) => {

@@ -155,6 +155,7 @@ async fn accept(
         _ => None,
     };
     let token_hash = hash_secret(&body.token);
+    let keys = state.keys.clone();
     let mut conn = pool.hq().await?;
     let outcome = conn
         .transaction::<_, diesel::result::Error, _>(|conn| {
@@ -181,7 +182,7 @@ async fn accept(
                 let Some(role) = Role::from_stored(&role) else {
                     return Ok(Accepted::Invalid);
                 };
-                let account_id = match store::account_by_email(conn, &email).await? {
+                let account_id = match store::account_by_email(conn, &keys, &email).await? {
                     Some(account) if account.email_verified_at.is_some() => account.id,
                     // An unverified account with the invited address may have
                     // been made by someone else to catch the invitation: the
@@ -198,7 +199,8 @@ async fn accept(
                         let Some((name, hash)) = &new_account else {
                             return Ok(Accepted::NeedsAccount);
                         };
-                        let Some(account) = store::insert_account(conn, &email, &email, hash, name).await? else {
+                        let Some(account) = store::insert_account(conn, &keys, &email, &email, hash, name).await?
+                        else {
                             return Ok(Accepted::Invalid);
                         };
                         // The token was mailed to this address: it is verified.

@@ -57,6 +57,15 @@ pub fn too_many(RetryAfter(seconds): RetryAfter) -> ApiError {
     .retry_after(u32::try_from(seconds).unwrap_or(u32::MAX))
 }
 
+/// An address as given at sign-in or reset, lowercased for lookup; text no
+/// address can contain (control characters) is refused rather than looked up.
+fn lookup_form(email: &str) -> Result<String, ApiError> {
+    if email.chars().any(char::is_control) {
+        return Err(invalid_input("invalid-email", "an email address has no control characters".into()));
+    }
+    Ok(email.trim().to_lowercase())
+}
+
 /// Counts an attempt against a limit keyed by `what` and `who`.
 pub async fn limit(state: &IdentityState, what: &str, who: &str, limit: Limit) -> Result<(), ApiError> {
     state.limiter.check(&format!("{what}:{who}"), limit).await.map_err(too_many)
@@ -126,10 +135,11 @@ async fn sign_up(
     };
     let hash = state.hasher.hash(password.expose()).await.map_err(|e| ApiError::internal(&e))?;
     let verification = SecretToken::generate();
+    let keys = state.keys.clone();
     let mut conn = pool.hq().await?;
     conn.transaction::<_, diesel::result::Error, _>(|conn| {
         async move {
-            match store::insert_account(conn, email.as_str(), email.normalized(), &hash, &display_name).await? {
+            match store::insert_account(conn, &keys, email.as_str(), email.normalized(), &hash, &display_name).await? {
                 Some(account) => {
                     if let Some(territory_id) = territory_id {
                         store::add_membership(conn, account.id, Some(territory_id), Role::Customer).await?;
@@ -193,6 +203,7 @@ pub struct SignedIn {
 #[utoipa::path(tag = "auth", responses(
     (status = 200, description = "Signed in; `Set-Cookie` carries the same token", body = SignedIn),
     (status = 401, description = "invalid-credentials", body = Problem),
+    (status = 422, description = "invalid-email: control characters in the address", body = Problem),
     (status = 429, description = "Too many attempts, or the account is locked for a while", body = Problem),
 ))]
 #[post("/auth/sign-in")]
@@ -205,11 +216,11 @@ async fn sign_in(
 ) -> Result<HttpResponse, ApiError> {
     let ip = caller_ip(&request);
     limit(&state, "sign-in:ip", &ip, state.limits.sign_in_per_ip).await?;
-    let normalized = body.email.trim().to_lowercase();
+    let normalized = lookup_form(&body.email)?;
     limit(&state, "sign-in:account", &normalized, state.limits.sign_in_per_account).await?;
 
     let mut conn = pool.hq().await?;
-    let Some(account) = store::account_by_email(&mut conn, &normalized).await? else {
+    let Some(account) = store::account_by_email(&mut conn, &state.keys, &normalized).await? else {
         state.hasher.waste_equivalent_work().await.map_err(|e| ApiError::internal(&e))?;
         // An address with no account "locks" after as many failures as a
         // real one, so the lockout does not tell which addresses exist.
@@ -362,6 +373,7 @@ struct ResetRequest {
 /// Mails a reset token if the account exists; answers the same either way.
 #[utoipa::path(tag = "auth", responses(
     (status = 202, body = AcceptedAnswer),
+    (status = 422, description = "invalid-email: control characters in the address", body = Problem),
     (status = 429, description = "Too many requests", body = Problem),
 ))]
 #[post("/auth/password-reset/request")]
@@ -372,10 +384,10 @@ async fn request_password_reset(
     state: web::Data<IdentityState>,
 ) -> Result<HttpResponse, ApiError> {
     limit(&state, "reset:ip", &caller_ip(&request), state.limits.reset_per_ip).await?;
-    let normalized = body.email.trim().to_lowercase();
+    let normalized = lookup_form(&body.email)?;
     limit(&state, "reset:account", &normalized, state.limits.reset_per_account).await?;
     let mut conn = pool.hq().await?;
-    if let Some(account) = store::account_by_email(&mut conn, &normalized).await? {
+    if let Some(account) = store::account_by_email(&mut conn, &state.keys, &normalized).await? {
         let token = SecretToken::generate();
         store::create_one_time_token(&mut conn, &token.hash, account.id, TokenPurpose::PasswordReset, RESET_LIFETIME)
             .await?;

@@ -13,6 +13,7 @@ use futures::future::LocalBoxFuture;
 
 use super::model::{Account, SessionPolicy, SessionRow};
 use super::role::Membership;
+use super::state::IdentityState;
 use super::store;
 use super::token::hash_secret;
 use crate::http::ApiError;
@@ -115,8 +116,11 @@ impl FromRequest for Authenticated {
             let pool = request
                 .app_data::<web::Data<TenancyPool>>()
                 .ok_or_else(|| ApiError::internal(&"the database pool is not configured"))?;
+            let identity = request
+                .app_data::<web::Data<IdentityState>>()
+                .ok_or_else(|| ApiError::internal(&"the identity state is not configured"))?;
             let mut conn = pool.hq().await?;
-            let (session, account) = store::session_by_token(&mut conn, &hash_secret(&token))
+            let (session, account) = store::session_by_token(&mut conn, &identity.keys, &hash_secret(&token))
                 .await?
                 .ok_or_else(|| unauthenticated("the session is unknown or has ended; sign in again"))?;
             let now = Utc::now();

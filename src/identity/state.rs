@@ -16,6 +16,8 @@ pub struct IdentityState {
     pub limits: Limits,
     pub everyday_sessions: SessionPolicy,
     pub privileged_sessions: SessionPolicy,
+    /// Accounts' addresses and names are sealed with these.
+    pub keys: crate::privacy::Keyring,
 }
 
 impl IdentityState {
@@ -27,6 +29,7 @@ impl IdentityState {
             limits: Limits::default(),
             everyday_sessions: SessionPolicy::EVERYDAY,
             privileged_sessions: SessionPolicy::PRIVILEGED,
+            keys: crate::privacy::Keyring::demo(),
         }
     }
 }

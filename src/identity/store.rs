@@ -9,44 +9,78 @@ use uuid::Uuid;
 
 use super::model::{Account, SessionPolicy, SessionRow};
 use super::role::{Membership, Role};
+use crate::privacy::keys::{Keyring, Place};
 use crate::schema::{accounts, mail_outbox, memberships, one_time_tokens, sessions, territories};
 
-/// The account with this (lowercased) email.
-pub async fn account_by_email(conn: &mut AsyncPgConnection, normalized: &str) -> QueryResult<Option<Account>> {
-    accounts::table
-        .filter(accounts::email_normalized.eq(normalized))
+fn sealed_at<'a>(column: &'a str, row: &'a str) -> Place<'a> {
+    Place { scope: "hq", table: "accounts", column, row }
+}
+
+/// An account as stored, with its email address and name opened. A value
+/// that does not open (moved, or its key is gone) reads as empty, and is
+/// logged: the account still works by id, and its owner can set them again.
+pub fn opened(keys: &Keyring, mut account: Account) -> Account {
+    let row = account.id.to_string();
+    for (column, value) in [("email", &mut account.email), ("display_name", &mut account.display_name)] {
+        match keys.open(value, &sealed_at(column, &row)) {
+            Ok(plain) => *value = plain,
+            Err(error) => {
+                tracing::error!(account.id = %account.id, column, %error, "a sealed account field does not open");
+                value.clear();
+            }
+        }
+    }
+    account
+}
+
+/// The account with this (lowercased) email, found by its keyed hash.
+pub async fn account_by_email(
+    conn: &mut AsyncPgConnection,
+    keys: &Keyring,
+    normalized: &str,
+) -> QueryResult<Option<Account>> {
+    let found = accounts::table
+        .filter(accounts::email_normalized.eq(keys.lookup(normalized)))
         .select(Account::as_select())
         .first(conn)
         .await
-        .optional()
+        .optional()?;
+    Ok(found.map(|account| opened(keys, account)))
 }
 
 /// The account with this id.
-pub async fn account(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Account> {
-    accounts::table.find(id).select(Account::as_select()).first(conn).await
+pub async fn account(conn: &mut AsyncPgConnection, keys: &Keyring, id: Uuid) -> QueryResult<Account> {
+    let account = accounts::table.find(id).select(Account::as_select()).first(conn).await?;
+    Ok(opened(keys, account))
 }
 
-/// Creates an account; None when the email is taken.
+/// Creates an account, its address and name sealed and the address's keyed
+/// hash beside them; None when the email is taken.
 pub async fn insert_account(
     conn: &mut AsyncPgConnection,
+    keys: &Keyring,
     email: &str,
     normalized: &str,
     password_hash: &str,
     display_name: &str,
 ) -> QueryResult<Option<Account>> {
-    diesel::insert_into(accounts::table)
+    let id = Uuid::new_v4();
+    let row = id.to_string();
+    let inserted = diesel::insert_into(accounts::table)
         .values((
-            accounts::email.eq(email),
-            accounts::email_normalized.eq(normalized),
+            accounts::id.eq(id),
+            accounts::email.eq(keys.seal(email, &sealed_at("email", &row))),
+            accounts::email_normalized.eq(keys.lookup(normalized)),
             accounts::password_hash.eq(password_hash),
-            accounts::display_name.eq(display_name),
+            accounts::display_name.eq(keys.seal(display_name, &sealed_at("display_name", &row))),
         ))
         .on_conflict(accounts::email_normalized)
         .do_nothing()
         .returning(Account::as_returning())
         .get_result(conn)
         .await
-        .optional()
+        .optional()?;
+    Ok(inserted.map(|account| opened(keys, account)))
 }
 
 /// Every membership of an account, with territory slugs.
@@ -125,15 +159,17 @@ pub async fn create_session(
 /// The session with this token hash and its account.
 pub async fn session_by_token(
     conn: &mut AsyncPgConnection,
+    keys: &Keyring,
     token_hash: &[u8],
 ) -> QueryResult<Option<(SessionRow, Account)>> {
-    sessions::table
+    let found: Option<(SessionRow, Account)> = sessions::table
         .inner_join(accounts::table)
         .filter(sessions::token_hash.eq(token_hash))
         .select((SessionRow::as_select(), Account::as_select()))
         .first(conn)
         .await
-        .optional()
+        .optional()?;
+    Ok(found.map(|(session, account)| (session, opened(keys, account))))
 }
 
 /// Marks the session used now (sliding its idle timeout).

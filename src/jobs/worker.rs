@@ -82,7 +82,7 @@ async fn run_hq_job(context: &JobContext, job: &Job) -> anyhow::Result<()> {
     };
     match job.kind.as_str() {
         "privacy.export" => crate::privacy::export::build(&context.pool, &context.keys, id("export")?, now).await,
-        "privacy.erase" => crate::privacy::erasure::erase(&context.pool, id("account")?, now).await,
+        "privacy.erase" => crate::privacy::erasure::erase(&context.pool, &context.keys, id("account")?, now).await,
         "privacy.retention" => crate::privacy::retention::run(&context.pool, now).await.map(|_| ()),
         other => anyhow::bail!("job kind {other:?} has no territory and no HQ handler"),
     }

@@ -12,6 +12,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::export::member_territories;
+use super::keys::Keyring;
 use crate::tenancy::{TenancyPool, Territory};
 
 /// Schedules the erasure of `account` and revokes its sessions at once, in
@@ -22,7 +23,7 @@ pub async fn request(conn: &mut AsyncPgConnection, account: Uuid, now: DateTime<
 }
 
 /// Erases `account` everywhere.
-pub async fn erase(pool: &TenancyPool, account: Uuid, now: DateTime<Utc>) -> anyhow::Result<()> {
+pub async fn erase(pool: &TenancyPool, keys: &Keyring, account: Uuid, now: DateTime<Utc>) -> anyhow::Result<()> {
     let territories = {
         let mut conn = pool.hq().await?;
         member_territories(&mut conn, account).await?
@@ -31,7 +32,7 @@ pub async fn erase(pool: &TenancyPool, account: Uuid, now: DateTime<Utc>) -> any
         erase_in_territory(pool, territory, account, now).await?;
     }
     let mut conn = pool.hq().await?;
-    erase_in_hq(&mut conn, account, now).await?;
+    erase_in_hq(&mut conn, keys, account, now).await?;
     tracing::info!(account.pseudonym = %account, territories = territories.len(), "personal data erased");
     Ok(())
 }
@@ -84,24 +85,23 @@ async fn erase_in_territory(
     Ok(())
 }
 
-async fn erase_in_hq(conn: &mut AsyncPgConnection, account: Uuid, now: DateTime<Utc>) -> anyhow::Result<()> {
+async fn erase_in_hq(
+    conn: &mut AsyncPgConnection,
+    keys: &Keyring,
+    account: Uuid,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
     let pseudonym_email = format!("erased-{account}@erased.invalid");
+    // Invitations and mail name the address in clear (see the registry):
+    // they are found by it.
+    let email = match crate::identity::store::account(conn, keys, account).await {
+        Ok(found) if found.status != "erased" => found.email.to_lowercase(),
+        Ok(_) | Err(diesel::result::Error::NotFound) => return Ok(()),
+        Err(error) => return Err(error.into()),
+    };
     conn.transaction::<_, diesel::result::Error, _>(|conn| {
         async move {
-            #[derive(diesel::QueryableByName)]
-            struct Email {
-                #[diesel(sql_type = Text)]
-                email_normalized: String,
-            }
-            let Ok(Email { email_normalized }) = diesel::sql_query(
-                "SELECT email_normalized FROM hq.accounts WHERE id = $1 AND status <> 'erased' FOR UPDATE",
-            )
-            .bind::<SqlUuid, _>(account)
-            .get_result::<Email>(conn)
-            .await
-            else {
-                return Ok(());
-            };
+            let email_normalized = email;
             for statement in [
                 "DELETE FROM hq.sessions WHERE account_id = $1",
                 "DELETE FROM hq.one_time_tokens WHERE account_id = $1",
@@ -117,18 +117,22 @@ async fn erase_in_hq(conn: &mut AsyncPgConnection, account: Uuid, now: DateTime<
             ] {
                 diesel::sql_query(statement).bind::<Text, _>(&email_normalized).execute(conn).await?;
             }
-            diesel::sql_query(
+            let erased = diesel::sql_query(
                 "UPDATE hq.accounts SET email = $2, email_normalized = $2, display_name = 'Erased',
                         password_hash = '!erased', totp_secret = NULL, totp_enabled_at = NULL, totp_last_step = NULL,
                         status = 'erased', erased_at = $3, updated_at = $3
-                  WHERE id = $1",
+                  WHERE id = $1 AND status <> 'erased'",
             )
             .bind::<SqlUuid, _>(account)
             .bind::<Text, _>(&pseudonym_email)
             .bind::<Timestamptz, _>(now)
             .execute(conn)
             .await?;
-            crate::audit::append_hq(conn, "privacy.erased", "system", &json!({ "pseudonym": account }), now).await?;
+            // A concurrent erasure that got here first has recorded it.
+            if erased == 1 {
+                crate::audit::append_hq(conn, "privacy.erased", "system", &json!({ "pseudonym": account }), now)
+                    .await?;
+            }
             Ok(())
         }
         .scope_boxed()

@@ -141,17 +141,17 @@ async fn rows(conn: &mut AsyncPgConnection, query: &str, account: Uuid, email: &
 pub async fn bundle(pool: &TenancyPool, keys: &Keyring, account: Uuid, now: DateTime<Utc>) -> anyhow::Result<Value> {
     let (hq_tables, territories) = {
         let mut conn = pool.hq().await?;
-        let email: Option<String> = diesel::sql_query("SELECT email_normalized AS rows FROM hq.accounts WHERE id = $1")
-            .bind::<SqlUuid, _>(account)
-            .get_result::<EmailRow>(&mut *conn)
-            .await
-            .map(|row| Some(row.rows))
-            .or_else(crate::ledger::store::not_found_as_none)?;
-        let email = email.ok_or_else(|| anyhow::anyhow!("no account {account}"))?;
+        let person = crate::identity::store::account(&mut conn, keys, account).await?;
+        let email = person.email.to_lowercase();
         let mut tables = serde_json::Map::new();
         for holding in PERSONAL_DATA.iter().filter(|holding| holding.scope == Scope::Hq) {
             let query = hq_query(holding.table).ok_or_else(|| anyhow::anyhow!("no export of hq.{}", holding.table))?;
             tables.insert(holding.table.to_owned(), rows(&mut conn, query, account, &email).await?);
+        }
+        // The account's sealed fields, opened.
+        if let Some(row) = tables.get_mut("accounts").and_then(|rows| rows.get_mut(0)) {
+            row["email"] = json!(person.email);
+            row["display_name"] = json!(person.display_name);
         }
         (tables, member_territories(&mut conn, account).await?)
     };
@@ -167,12 +167,6 @@ pub async fn bundle(pool: &TenancyPool, keys: &Keyring, account: Uuid, now: Date
         "hq": hq_tables,
         "territories": sections,
     }))
-}
-
-#[derive(diesel::QueryableByName)]
-struct EmailRow {
-    #[diesel(sql_type = Text)]
-    rows: String,
 }
 
 /// The territories where `account` has a membership.

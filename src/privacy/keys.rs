@@ -7,7 +7,10 @@
 //! until `careservice keys rotate` has re-encrypted them.
 //!
 //! Keys come from configuration (`CARESERVICE_ENCRYPTION_KEYS`, or a key file),
-//! never from the database.
+//! never from the database. Besides the versioned keys, a `lookup:KEY` entry
+//! keys the hash that stands beside a sealed value where it must be found
+//! (an account by its email address); it does not rotate, since every stored
+//! hash would have to be recomputed from the plaintext.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,7 +21,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// The key of the demo and the tests: `config check` says so.
-pub const DEMO_KEYS: &str = "1:ZGVtby1rZXktbm90LWZvci1wcm9kdWN0aW9uLTEyMzQ";
+pub const DEMO_KEYS: &str =
+    "1:ZGVtby1rZXktbm90LWZvci1wcm9kdWN0aW9uLTEyMzQ,lookup:ZGVtby1sb29rdXAta2V5LW5vdC1mb3ItcHJvZHVjdGlvbg";
 
 const PREFIX: &str = "enc:v";
 
@@ -45,6 +49,8 @@ pub enum KeyError {
     Malformed(String),
     #[error("key {0} is not 32 bytes (base64 of 32 random bytes)")]
     WrongLength(u32),
+    #[error("no lookup key: add lookup:BASE64 (32 random bytes, from `careservice keys generate`)")]
+    NoLookupKey,
     #[error("the value was sealed with key version {0}, which is not configured")]
     UnknownVersion(u32),
     #[error("the value does not decrypt here (moved, changed or a wrong key)")]
@@ -56,6 +62,7 @@ pub enum KeyError {
 pub struct Keyring {
     keys: Arc<BTreeMap<u32, Aes256Gcm>>,
     current: u32,
+    lookup: Arc<[u8]>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -65,29 +72,45 @@ impl std::fmt::Debug for Keyring {
 }
 
 impl Keyring {
-    /// Parses `1:BASE64,2:BASE64` (base64 of 32 bytes each, URL-safe or
-    /// standard, padding optional); the highest version seals.
+    /// Parses `1:BASE64,2:BASE64,lookup:BASE64` (base64 of 32 bytes each,
+    /// URL-safe or standard, padding optional); the highest version seals.
     pub fn parse(spec: &str) -> Result<Self, KeyError> {
         let mut keys = BTreeMap::new();
+        let mut lookup = None;
         for entry in spec.split([',', '\n']).map(str::trim).filter(|entry| !entry.is_empty() && !entry.starts_with('#'))
         {
             let (version, key) =
                 entry.split_once(':').ok_or_else(|| KeyError::Malformed(format!("{:?} has no ':'", redact(entry))))?;
+            if version.trim() == "lookup" {
+                let bytes = decode(key).map_err(|_| KeyError::Malformed("the lookup key is not base64".into()))?;
+                if bytes.len() < 32 {
+                    return Err(KeyError::Malformed("the lookup key is shorter than 32 bytes".into()));
+                }
+                lookup = Some(bytes);
+                continue;
+            }
             let version: u32 = version
                 .trim()
                 .parse()
                 .ok()
                 .filter(|v| *v > 0)
                 .ok_or_else(|| KeyError::Malformed(format!("version {version:?} is not a positive number")))?;
-            let trimmed = key.trim().trim_end_matches('=');
-            let bytes = URL_SAFE_NO_PAD
-                .decode(trimmed.replace('+', "-").replace('/', "_"))
-                .map_err(|_| KeyError::Malformed(format!("key {version} is not base64")))?;
+            let bytes = decode(key).map_err(|_| KeyError::Malformed(format!("key {version} is not base64")))?;
             let cipher = Aes256Gcm::new_from_slice(&bytes).map_err(|_| KeyError::WrongLength(version))?;
             keys.insert(version, cipher);
         }
         let current = *keys.keys().next_back().ok_or_else(|| KeyError::Malformed("no key given".into()))?;
-        Ok(Self { keys: Arc::new(keys), current })
+        let lookup = lookup.ok_or(KeyError::NoLookupKey)?;
+        Ok(Self { keys: Arc::new(keys), current, lookup: lookup.into() })
+    }
+
+    /// The keyed hash (HMAC-SHA256, hex) of `value`, stored beside a sealed
+    /// value so that it can be found by equality without being readable.
+    pub fn lookup(&self, value: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.lookup).unwrap_or_else(|_| unreachable!());
+        mac.update(value.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
     }
 
     /// The demo keys.
@@ -150,6 +173,11 @@ fn split_sealed(stored: &str) -> Option<(u32, &str)> {
     Some((version.parse().ok()?, body))
 }
 
+fn decode(key: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    let trimmed = key.trim().trim_end_matches('=');
+    URL_SAFE_NO_PAD.decode(trimmed.replace('+', "-").replace('/', "_"))
+}
+
 fn redact(entry: &str) -> String {
     entry.chars().take(4).chain("…".chars()).collect()
 }
@@ -164,6 +192,8 @@ pub fn generate_key() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const LOOKUP: &str = "lookup:ZGVtby1sb29rdXAta2V5LW5vdC1mb3ItcHJvZHVjdGlvbg";
 
     fn place(row: &str) -> Place<'_> {
         Place { scope: "t1", table: "bookings", column: "address", row }
@@ -187,13 +217,13 @@ mod tests {
 
     #[test]
     fn old_values_open_after_a_new_key_is_added_and_are_stale() {
-        let old = Keyring::parse(&format!("1:{}", generate_key())).unwrap();
+        let old = Keyring::parse(&format!("1:{},{LOOKUP}", generate_key())).unwrap();
         let sealed = old.seal("notes", &place("a"));
         let spec = format!("{},2:{}", DEMO_KEYS.replacen("1:", "9:", 1), generate_key());
         assert!(Keyring::parse(&spec).unwrap().open(&sealed, &place("a")).is_err());
         let key_one = URL_SAFE_NO_PAD.encode([0u8; 32]);
-        let both = Keyring::parse(&format!("1:{key_one},2:{}", generate_key())).unwrap();
-        let first = Keyring::parse(&format!("1:{key_one}")).unwrap();
+        let both = Keyring::parse(&format!("1:{key_one},2:{},{LOOKUP}", generate_key())).unwrap();
+        let first = Keyring::parse(&format!("1:{key_one},{LOOKUP}")).unwrap();
         let value = first.seal("notes", &place("a"));
         assert_eq!(both.current(), 2);
         assert_eq!(both.open(&value, &place("a")).unwrap(), "notes");
@@ -204,10 +234,21 @@ mod tests {
     }
 
     #[test]
+    fn lookups_are_keyed_and_stable() {
+        let keys = Keyring::demo();
+        assert_eq!(keys.lookup("anna@example.nl"), keys.lookup("anna@example.nl"));
+        assert_ne!(keys.lookup("anna@example.nl"), keys.lookup("bob@example.nl"));
+        assert_eq!(keys.lookup("anna@example.nl").len(), 64);
+        let other = Keyring::parse(&format!("1:{},lookup:{}", generate_key(), generate_key())).unwrap();
+        assert_ne!(other.lookup("anna@example.nl"), keys.lookup("anna@example.nl"));
+    }
+
+    #[test]
     fn malformed_keys_are_refused_without_echoing_them() {
         assert!(matches!(Keyring::parse(""), Err(KeyError::Malformed(_))));
         assert!(matches!(Keyring::parse("abc"), Err(KeyError::Malformed(_))));
         assert_eq!(Keyring::parse("1:c2hvcnQ").err(), Some(KeyError::WrongLength(1)));
+        assert_eq!(Keyring::parse(&format!("1:{}", generate_key())).err(), Some(KeyError::NoLookupKey));
         let error = Keyring::parse("secretsecret").err().unwrap().to_string();
         assert!(!error.contains("secretsecret"), "{error}");
     }

@@ -108,6 +108,55 @@ async fn rotate_answers(conn: &mut AsyncPgConnection, keys: &Keyring, scope: &st
     Ok(rewritten)
 }
 
+#[derive(diesel::QueryableByName)]
+struct SealedAccount {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = Text)]
+    email: String,
+    #[diesel(sql_type = Text)]
+    display_name: String,
+}
+
+/// Re-seals accounts' addresses and names (hq); returns how many rows were
+/// rewritten.
+pub async fn rotate_accounts(pool: &TenancyPool, keys: &Keyring) -> anyhow::Result<usize> {
+    let mut conn = pool.hq().await?;
+    let mut rewritten = 0;
+    let mut after = Uuid::nil();
+    loop {
+        let page: Vec<SealedAccount> = diesel::sql_query(
+            "SELECT id, email, display_name FROM hq.accounts WHERE id > $1 AND status <> 'erased' ORDER BY id LIMIT $2",
+        )
+        .bind::<SqlUuid, _>(after)
+        .bind::<diesel::sql_types::BigInt, _>(PAGE)
+        .load(&mut *conn)
+        .await?;
+        let Some(last) = page.last() else { return Ok(rewritten) };
+        after = last.id;
+        for row in &page {
+            let id = row.id.to_string();
+            let place = |column| Place { scope: "hq", table: "accounts", column, row: &id };
+            let email = reseal(keys, &row.email, &place("email"))?;
+            let name = reseal(keys, &row.display_name, &place("display_name"))?;
+            if email.is_none() && name.is_none() {
+                continue;
+            }
+            rewritten += diesel::sql_query(
+                "UPDATE hq.accounts SET email = $2, display_name = $3
+                  WHERE id = $1 AND email = $4 AND display_name = $5",
+            )
+            .bind::<SqlUuid, _>(row.id)
+            .bind::<Text, _>(email.as_deref().unwrap_or(&row.email))
+            .bind::<Text, _>(name.as_deref().unwrap_or(&row.display_name))
+            .bind::<Text, _>(&row.email)
+            .bind::<Text, _>(&row.display_name)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+}
+
 /// Whether any value of the territory is still sealed with an older key (or
 /// not sealed at all).
 pub async fn stale_values(pool: &TenancyPool, territory: &Territory, keys: &Keyring) -> anyhow::Result<usize> {

@@ -299,10 +299,17 @@ impl TestApp {
         use careservice::identity::store;
         let hash = careservice::identity::password::PasswordHasherPool::new(1).hash(password).await.expect("hash");
         let mut conn = self.pool.hq().await.expect("conn");
-        let account = store::insert_account(&mut conn, email, &email.to_lowercase(), &hash, "Test person")
-            .await
-            .expect("insert")
-            .expect("new account");
+        let account = store::insert_account(
+            &mut conn,
+            &careservice::privacy::Keyring::demo(),
+            email,
+            &email.to_lowercase(),
+            &hash,
+            "Test person",
+        )
+        .await
+        .expect("insert")
+        .expect("new account");
         store::mark_email_verified(&mut conn, account.id).await.expect("verified");
         for (role, territory) in roles {
             store::add_membership(&mut conn, account.id, territory.map(|t| t.id), *role).await.expect("membership");

@@ -179,7 +179,10 @@ async fn erasure_leaves_no_plaintext_in_a_dump_and_keeps_the_books() {
     s.app.post(HOST, &format!("/api/v1/bookings/{in_amsterdam}/accept"), &json!({}), Some(&s.pro)).await;
     let mut admin = s.app.db.admin().await;
     admin
-        .batch_execute("UPDATE hq.accounts SET display_name = 'Anneke Klantsma' WHERE email = 'klant@amsterdam.nl'")
+        .batch_execute(&format!(
+            "UPDATE hq.accounts SET display_name = 'Anneke Klantsma' WHERE email_normalized = '{}'",
+            Keyring::demo().lookup("klant@amsterdam.nl")
+        ))
         .await
         .unwrap();
     s.app
@@ -247,7 +250,9 @@ async fn erasure_leaves_no_plaintext_in_a_dump_and_keeps_the_books() {
             .unwrap();
     assert!(erasure_record.contains(&pseudonym) && !erasure_record.contains('@'), "{erasure_record}");
     // Running the erasure again changes nothing.
-    careservice::privacy::erasure::erase(&s.app.pool, pseudonym.parse().unwrap(), Utc::now()).await.unwrap();
+    careservice::privacy::erasure::erase(&s.app.pool, &Keyring::demo(), pseudonym.parse().unwrap(), Utc::now())
+        .await
+        .unwrap();
     let erasures: i64 = diesel::dsl::sql::<BigInt>("SELECT count(*) FROM hq.audit_log WHERE kind = 'privacy.erased'")
         .get_result(&mut admin)
         .await
@@ -271,6 +276,15 @@ async fn a_sealed_value_moved_to_another_row_does_not_decrypt() {
     .await
     .unwrap();
     assert_eq!(plaintext, 0);
+    // Accounts' addresses and names are sealed too, and found by a keyed hash.
+    let clear_accounts: i64 = diesel::dsl::sql::<BigInt>(
+        "SELECT count(*) FROM hq.accounts WHERE email LIKE '%@%' OR display_name = 'Test person'
+            OR email_normalized LIKE '%@%'",
+    )
+    .get_result(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(clear_accounts, 0);
     admin
         .batch_execute(&format!(
             "UPDATE t_amsterdam.bookings SET address = (SELECT address FROM t_amsterdam.bookings WHERE id = '{}')
@@ -369,7 +383,11 @@ async fn keys_rotate_while_bookings_are_made_and_read_and_nothing_is_lost() {
     }
     assert!(stale_values(&scene.app.pool, &territory, &both).await.unwrap() >= 24);
 
-    let rotation = rotate_territory(&scene.app.pool, &territory, &both);
+    let rotation = async {
+        let accounts = careservice::privacy::rotate::rotate_accounts(&scene.app.pool, &both).await.unwrap();
+        assert!(accounts >= 3, "{accounts}");
+        rotate_territory(&scene.app.pool, &territory, &both).await
+    };
     let traffic = async {
         for n in 24..32 {
             let start = chrono::DateTime::parse_from_rfc3339(&at_ten(&scene.clock, 6 + n / 6)).unwrap()
@@ -409,6 +427,16 @@ async fn keys_rotate_while_bookings_are_made_and_read_and_nothing_is_lost() {
     })
     .await;
     assert_eq!(json_of(replay).await["address"], "Damrak 0");
+    // Accounts moved to the new key, and are still found by their address.
+    let mut admin = scene.app.db.admin().await;
+    let on_old_key: i64 = diesel::dsl::sql::<BigInt>("SELECT count(*) FROM hq.accounts WHERE email LIKE 'enc:v1:%'")
+        .get_result(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(on_old_key, 0);
+    let token = scene.app.sign_in(HOST, "klant@amsterdam.nl", PASSWORD).await;
+    let session = json_of(scene.app.call(Method::GET, HOST, "/api/v1/auth/session", None, Some(&token)).await).await;
+    assert_eq!(session["account"]["email"], "klant@amsterdam.nl", "{session}");
 }
 
 #[tokio::test]
