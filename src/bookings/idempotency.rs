@@ -123,6 +123,13 @@ pub async fn claim(
     }
 }
 
+/// The first answer again, as it was sent: an error as problem+json.
+pub fn replay(status: u16, body: serde_json::Value) -> actix_web::HttpResponse {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let content_type = if status.is_success() { "application/json" } else { "application/problem+json" };
+    actix_web::HttpResponse::build(status).content_type(content_type).json(body)
+}
+
 /// Stores the answer to a key, sealed.
 pub async fn remember(
     conn: &mut AsyncPgConnection,

@@ -316,10 +316,7 @@ async fn create(
     let scope = member.territory.territory().sealing_scope();
     let mut conn = member.territory.connection().await?;
     match idempotency::claim(&mut conn, &keys, &scope, account, &key, &idempotency::request_hash(&raw)).await? {
-        Claim::Replay { status, body } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            return Ok(HttpResponse::build(status).json(body));
-        }
+        Claim::Replay { status, body } => return Ok(idempotency::replay(status, body)),
         Claim::New => {}
     }
     let outcome = book(&mut conn, &payments, &keys, &member, &input, postcode, now).await;

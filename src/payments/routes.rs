@@ -266,10 +266,7 @@ async fn refund(
     let hash = idempotency::request_hash(&json!({ "refund": booking_id, "body": raw }));
     let scope = territory.sealing_scope();
     match idempotency::claim(&mut conn, &keys, &scope, account, &key, &hash).await? {
-        Claim::Replay { status, body } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            return Ok(HttpResponse::build(status).json(body));
-        }
+        Claim::Replay { status, body } => return Ok(idempotency::replay(status, body)),
         Claim::New => {}
     }
     let outcome: Result<Value, ApiError> = async {

@@ -574,3 +574,18 @@ async fn a_no_show_can_be_recorded_after_the_end_before_completion_kicks_in() {
     let recorded = s.app.post(HOST, &format!("/api/v1/bookings/{id}/no-show"), &json!({}), Some(&s.pro)).await;
     assert_eq!(recorded.status(), 200, "the booking completed itself before a no-show could be recorded");
 }
+
+#[tokio::test]
+async fn a_replayed_error_is_problem_json_like_the_first_answer() {
+    let s = scene().await;
+    let mut unknown = request(&at_ten(&s.clock, 2));
+    unknown["service"] = json!("no-such-service");
+    let first = book(&s, &s.customer, "e1", &unknown).await;
+    let replay = book(&s, &s.customer, "e1", &unknown).await;
+    assert_eq!(first.status(), 404);
+    assert_eq!(replay.status(), 404);
+    for answer in [&first, &replay] {
+        assert_eq!(answer.headers()["content-type"], "application/problem+json");
+    }
+    assert_eq!(first.json::<Value>().await.unwrap(), replay.json::<Value>().await.unwrap());
+}
