@@ -587,11 +587,19 @@ enum ActionName {
 async fn act(
     member: TerritoryMember,
     path: web::Path<(Uuid, String)>,
-    body: Option<web::Json<ActionBody>>,
+    body: web::Bytes,
     clock: web::Data<SharedClock>,
     payments: web::Data<Payments>,
     keys: web::Data<Keyring>,
 ) -> Result<HttpResponse, ApiError> {
+    // The body is optional, but when there is one it must be right: an
+    // `Option<Json<_>>` would quietly drop a body it cannot read.
+    let body: ActionBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ActionBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request("malformed-body", format!("the JSON body is invalid: {e}")))?
+    };
     let (id, action_name) = path.into_inner();
     let named: Result<ActionName, serde::de::value::Error> =
         ActionName::deserialize(action_name.as_str().into_deserializer());
@@ -629,8 +637,7 @@ async fn act(
         ));
     }
     if action == Action::Reschedule {
-        let start =
-            body.and_then(|b| b.start).ok_or_else(|| ApiError::bad_request("missing-start", "give the new start"))?;
+        let start = body.start.ok_or_else(|| ApiError::bad_request("missing-start", "give the new start"))?;
         let moved = reschedule(&mut conn, &keys, &member, &booking, start.with_timezone(&Utc), actor, now).await?;
         settle_now(&mut conn, &payments, member.territory.territory(), &moved, now).await;
         return Ok(HttpResponse::Created().json(booking_json(&moved, member.territory.territory(), &keys)));

@@ -589,3 +589,27 @@ async fn a_replayed_error_is_problem_json_like_the_first_answer() {
     }
     assert_eq!(first.json::<Value>().await.unwrap(), replay.json::<Value>().await.unwrap());
 }
+
+#[tokio::test]
+async fn an_action_with_a_body_it_cannot_read_is_refused_and_changes_nothing() {
+    let s = scene().await;
+    let booking: Value = book(&s, &s.customer, "u1", &request(&at_ten(&s.clock, 2))).await.json().await.unwrap();
+    let path = format!("/api/v1/bookings/{}", booking["id"].as_str().unwrap());
+    for body in [json!({ "unexpected": 1 }), json!({ "start": "not a time" }), json!([1, 2])] {
+        let refused = s.app.post(HOST, &format!("{path}/cancel"), &body, Some(&s.customer)).await;
+        assert_eq!(refused.status(), 400, "{body}");
+    }
+    let unchanged: Value = s.app.call(Method::GET, HOST, &path, None, Some(&s.customer)).await.json().await.unwrap();
+    assert_eq!(unchanged["status"], "AWAITING_PRO");
+    // No body at all is still fine.
+    let cancelled = s
+        .app
+        .client
+        .post(format!("{}{path}/cancel", s.app.address))
+        .header("host", HOST)
+        .bearer_auth(&s.customer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 200);
+}
