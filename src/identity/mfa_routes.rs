@@ -62,7 +62,11 @@ pub struct Enrolment {
     (status = 409, description = "mfa-already-enabled", body = Problem),
 ))]
 #[post("/auth/mfa/enrol")]
-async fn enrol(auth: Authenticated, pool: web::Data<TenancyPool>) -> Result<HttpResponse, ApiError> {
+async fn enrol(
+    auth: Authenticated,
+    pool: web::Data<TenancyPool>,
+    state: web::Data<crate::identity::IdentityState>,
+) -> Result<HttpResponse, ApiError> {
     if auth.account.has_mfa() {
         return Err(ApiError::new(StatusCode::CONFLICT, "mfa-already-enabled", "Conflict", "MFA is already on"));
     }
@@ -70,7 +74,7 @@ async fn enrol(auth: Authenticated, pool: web::Data<TenancyPool>) -> Result<Http
     let url = mfa::provisioning_url(&secret, &auth.account.email)
         .ok_or_else(|| ApiError::internal(&"could not build the provisioning URL"))?;
     let mut conn = pool.hq().await?;
-    store::set_pending_totp(&mut conn, auth.account.id, &secret).await?;
+    store::set_pending_totp(&mut conn, &state.keys, auth.account.id, &secret).await?;
     Ok(HttpResponse::Ok().json(Enrolment { secret, otpauth_url: url }))
 }
 

@@ -16,11 +16,19 @@ fn sealed_at<'a>(column: &'a str, row: &'a str) -> Place<'a> {
     Place { scope: "hq", table: "accounts", column, row }
 }
 
-/// An account as stored, with its email address and name opened. A value
-/// that does not open (moved, or its key is gone) reads as empty, and is
-/// logged: the account still works by id, and its owner can set them again.
+/// An account as stored, with its email address, name and TOTP secret
+/// opened. An address or name that does not open (moved, or its key is gone)
+/// reads as empty, and is logged: the account still works by id, and its
+/// owner can set them again. A TOTP secret that does not open reads as none:
+/// MFA cannot pass with it, so the account has to enrol again.
 pub fn opened(keys: &Keyring, mut account: Account) -> Account {
     let row = account.id.to_string();
+    if let Some(sealed) = account.totp_secret.take() {
+        match keys.open(&sealed, &sealed_at("totp_secret", &row)) {
+            Ok(secret) => account.totp_secret = Some(secret),
+            Err(error) => tracing::error!(account.id = %account.id, %error, "a sealed TOTP secret does not open"),
+        }
+    }
     for (column, value) in [("email", &mut account.email), ("display_name", &mut account.display_name)] {
         match keys.open(value, &sealed_at(column, &row)) {
             Ok(plain) => *value = plain,
@@ -355,10 +363,17 @@ pub async fn enqueue_mail(conn: &mut AsyncPgConnection, to: &str, subject: &str,
         .map(|_| ())
 }
 
-/// Stores a TOTP secret awaiting confirmation (replacing an unconfirmed one).
-pub async fn set_pending_totp(conn: &mut AsyncPgConnection, account_id: Uuid, secret: &str) -> QueryResult<()> {
+/// Stores a TOTP secret awaiting confirmation (replacing an unconfirmed
+/// one), sealed: whoever reads the database cannot compute the codes.
+pub async fn set_pending_totp(
+    conn: &mut AsyncPgConnection,
+    keys: &Keyring,
+    account_id: Uuid,
+    secret: &str,
+) -> QueryResult<()> {
+    let sealed = keys.seal(secret, &sealed_at("totp_secret", &account_id.to_string()));
     diesel::update(accounts::table.find(account_id).filter(accounts::totp_enabled_at.is_null()))
-        .set((accounts::totp_secret.eq(secret), accounts::totp_last_step.eq(None::<i64>)))
+        .set((accounts::totp_secret.eq(sealed), accounts::totp_last_step.eq(None::<i64>)))
         .execute(conn)
         .await
         .map(|_| ())

@@ -116,17 +116,20 @@ struct SealedAccount {
     email: String,
     #[diesel(sql_type = Text)]
     display_name: String,
+    #[diesel(sql_type = Text)]
+    totp_secret: String,
 }
 
-/// Re-seals accounts' addresses and names (hq); returns how many rows were
-/// rewritten.
+/// Re-seals accounts' addresses, names and TOTP secrets (hq); returns how
+/// many rows were rewritten.
 pub async fn rotate_accounts(pool: &TenancyPool, keys: &Keyring) -> anyhow::Result<usize> {
     let mut conn = pool.hq().await?;
     let mut rewritten = 0;
     let mut after = Uuid::nil();
     loop {
         let page: Vec<SealedAccount> = diesel::sql_query(
-            "SELECT id, email, display_name FROM hq.accounts WHERE id > $1 AND status <> 'erased' ORDER BY id LIMIT $2",
+            "SELECT id, email, display_name, coalesce(totp_secret, '') AS totp_secret FROM hq.accounts
+              WHERE id > $1 AND status <> 'erased' ORDER BY id LIMIT $2",
         )
         .bind::<SqlUuid, _>(after)
         .bind::<diesel::sql_types::BigInt, _>(PAGE)
@@ -139,18 +142,21 @@ pub async fn rotate_accounts(pool: &TenancyPool, keys: &Keyring) -> anyhow::Resu
             let place = |column| Place { scope: "hq", table: "accounts", column, row: &id };
             let email = reseal(keys, &row.email, &place("email"))?;
             let name = reseal(keys, &row.display_name, &place("display_name"))?;
-            if email.is_none() && name.is_none() {
+            let totp = reseal(keys, &row.totp_secret, &place("totp_secret"))?;
+            if email.is_none() && name.is_none() && totp.is_none() {
                 continue;
             }
             rewritten += diesel::sql_query(
-                "UPDATE hq.accounts SET email = $2, display_name = $3
-                  WHERE id = $1 AND email = $4 AND display_name = $5",
+                "UPDATE hq.accounts SET email = $2, display_name = $3, totp_secret = NULLIF($6, '')
+                  WHERE id = $1 AND email = $4 AND display_name = $5 AND coalesce(totp_secret, '') = $7",
             )
             .bind::<SqlUuid, _>(row.id)
             .bind::<Text, _>(email.as_deref().unwrap_or(&row.email))
             .bind::<Text, _>(name.as_deref().unwrap_or(&row.display_name))
             .bind::<Text, _>(&row.email)
             .bind::<Text, _>(&row.display_name)
+            .bind::<Text, _>(totp.as_deref().unwrap_or(&row.totp_secret))
+            .bind::<Text, _>(&row.totp_secret)
             .execute(&mut *conn)
             .await?;
         }

@@ -285,6 +285,15 @@ async fn a_sealed_value_moved_to_another_row_does_not_decrypt() {
     .await
     .unwrap();
     assert_eq!(clear_accounts, 0);
+    // So are TOTP secrets (the franchisee has one).
+    let secrets: (i64, i64) = diesel::dsl::sql::<(BigInt, BigInt)>(
+        "SELECT count(*) FILTER (WHERE totp_secret LIKE 'enc:v1:%'), count(*) FILTER (WHERE totp_secret NOT LIKE 'enc:v%')
+           FROM hq.accounts",
+    )
+    .get_result(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(secrets, (1, 0));
     admin
         .batch_execute(&format!(
             "UPDATE t_amsterdam.bookings SET address = (SELECT address FROM t_amsterdam.bookings WHERE id = '{}')
