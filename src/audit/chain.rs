@@ -7,6 +7,7 @@
 //! schema's `audit_log` first, an HQ-bound one sees `hq.audit_log`.
 
 use chrono::{DateTime, SubsecRound, Utc};
+use diesel::OptionalExtension;
 use diesel::sql_types::{BigInt, Bytea, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
@@ -97,8 +98,7 @@ async fn append_to(
     let head: Option<Head> = diesel::sql_query(format!("SELECT seq, hash FROM {table} ORDER BY seq DESC LIMIT 1"))
         .get_result(conn)
         .await
-        .map(Some)
-        .or_else(|error| if error == diesel::result::Error::NotFound { Ok(None) } else { Err(error) })?;
+        .optional()?;
     let (seq, prev) = match head {
         Some(head) => (head.seq + 1, head.hash),
         None => (1, GENESIS.to_vec()),

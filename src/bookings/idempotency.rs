@@ -123,6 +123,44 @@ pub async fn claim(
     }
 }
 
+/// The request's `Idempotency-Key`, which these POSTs require.
+pub fn key_of(request: &actix_web::HttpRequest) -> Result<String, ApiError> {
+    request
+        .headers()
+        .get("idempotency-key")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::bad_request("missing-idempotency-key", "send an Idempotency-Key header"))
+}
+
+/// Answers a claimed key's request with `outcome` (201 and its body when it
+/// succeeded) and keeps the answer for replays. A client error is an answer
+/// too; a server error is not: the key is released for a retry.
+pub async fn answer(
+    conn: &mut AsyncPgConnection,
+    keys: &Keyring,
+    scope: &str,
+    account: Uuid,
+    key: &str,
+    outcome: Result<serde_json::Value, ApiError>,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    use actix_web::ResponseError;
+    match outcome {
+        Ok(body) => {
+            remember(conn, keys, scope, account, key, StatusCode::CREATED.as_u16(), &body).await?;
+            Ok(actix_web::HttpResponse::Created().json(body))
+        }
+        Err(error) if error.status_code().is_client_error() => {
+            remember(conn, keys, scope, account, key, error.status_code().as_u16(), &error.body()).await?;
+            Err(error)
+        }
+        Err(error) => {
+            release(conn, account, key).await?;
+            Err(error)
+        }
+    }
+}
+
 /// The first answer again, as it was sent: an error as problem+json.
 pub fn replay(status: u16, body: serde_json::Value) -> actix_web::HttpResponse {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);

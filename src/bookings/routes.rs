@@ -1,7 +1,7 @@
 //! `/api/v1/bookings...` on a territory host.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -289,12 +289,7 @@ async fn create(
     payments: web::Data<Payments>,
     keys: web::Data<Keyring>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = request
-        .headers()
-        .get("idempotency-key")
-        .and_then(|value| value.to_str().ok())
-        .ok_or_else(|| ApiError::bad_request("missing-idempotency-key", "send an Idempotency-Key header"))?
-        .to_owned();
+    let key = idempotency::key_of(&request)?;
     let raw = body.into_inner();
     let input: NewBookingBody = serde_json::from_value(raw.clone())
         .map_err(|e| ApiError::bad_request("malformed-body", format!("the JSON body is invalid: {e}")))?;
@@ -319,20 +314,10 @@ async fn create(
         Claim::Replay { status, body } => return Ok(idempotency::replay(status, body)),
         Claim::New => {}
     }
-    let outcome = book(&mut conn, &payments, &keys, &member, &input, postcode, now).await;
-    let (status, body) = match &outcome {
-        Ok(booking) => (StatusCode::CREATED, booking_json(booking, member.territory.territory(), &keys)),
-        Err(error) if error.status_code().is_client_error() => (error.status_code(), error.body()),
-        Err(_) => {
-            idempotency::release(&mut conn, account, &key).await?;
-            return Err(outcome.err().unwrap_or_else(|| ApiError::internal(&"unknown")));
-        }
-    };
-    idempotency::remember(&mut conn, &keys, &scope, account, &key, status.as_u16(), &body).await?;
-    match outcome {
-        Ok(_) => Ok(HttpResponse::Created().json(body)),
-        Err(error) => Err(error),
-    }
+    let outcome = book(&mut conn, &payments, &keys, &member, &input, postcode, now)
+        .await
+        .map(|booking| booking_json(&booking, member.territory.territory(), &keys));
+    idempotency::answer(&mut conn, &keys, &scope, account, &key, outcome).await
 }
 
 async fn book(

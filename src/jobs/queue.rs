@@ -40,6 +40,29 @@ pub async fn enqueue(
         .map(|_| ())
 }
 
+/// Schedules a job unless an equal one is already waiting, in the caller's
+/// transaction. "Equal" is what a partial unique index on `hq.jobs` says for
+/// the kind (see `jobs_one_waiting_drain`); a kind without one is always
+/// enqueued.
+pub async fn enqueue_unless_waiting(
+    conn: &mut AsyncPgConnection,
+    kind: &str,
+    territory_id: Option<i64>,
+    payload: serde_json::Value,
+    run_at: DateTime<Utc>,
+) -> diesel::QueryResult<()> {
+    diesel::sql_query(
+        "INSERT INTO hq.jobs (kind, territory_id, payload, run_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind::<Text, _>(kind)
+    .bind::<Nullable<BigInt>, _>(territory_id)
+    .bind::<Jsonb, _>(payload)
+    .bind::<Timestamptz, _>(run_at)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
 const CLAIM_SQL: &str = "
 UPDATE hq.jobs SET locked_until = $1 + interval '5 minutes', attempts = attempts + 1
  WHERE id IN (SELECT id FROM hq.jobs

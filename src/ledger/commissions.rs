@@ -45,6 +45,23 @@ ON CONFLICT (period, territory_id) DO UPDATE SET
     franchise_fee = t.franchise_fee + excluded.franchise_fee, hq_fee = t.hq_fee + excluded.hq_fee,
     pro_share = t.pro_share + excluded.pro_share";
 
+/// Schedules the drain of the territory's outbox into hq, in the caller's
+/// transaction, unless one is already waiting: it drains everything there is.
+pub async fn schedule_drain(
+    conn: &mut AsyncPgConnection,
+    territory_id: i64,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<()> {
+    crate::jobs::queue::enqueue_unless_waiting(
+        conn,
+        "ledger.drain_outbox",
+        Some(territory_id),
+        serde_json::json!({}),
+        now,
+    )
+    .await
+}
+
 /// Drains `territory`'s outbox into hq, a batch at a time, until it is empty;
 /// returns how many events were moved. Safe to run concurrently and to repeat:
 /// an event already in hq is neither stored nor counted again.

@@ -3,6 +3,7 @@
 //! paid once (which posts the payout to the ledger).
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use diesel::OptionalExtension;
 use diesel::sql_types::{Array, Numeric, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
@@ -11,7 +12,7 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::store::{Account, Kind, NewTransaction, not_found_as_none, post};
+use super::store::{Account, Kind, NewTransaction, post};
 
 /// How long after a booking ends its customer may still dispute it.
 pub const DISPUTE_WINDOW: Duration = Duration::days(14);
@@ -121,8 +122,7 @@ pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> diesel::QueryResult
         .bind::<SqlUuid, _>(id)
         .get_result(conn)
         .await
-        .map(Some)
-        .or_else(not_found_as_none)?;
+        .optional()?;
     let Some(payout) = payout else { return Ok(None) };
     let items = diesel::sql_query(
         "SELECT payment_id, pro_id, amount FROM payout_items WHERE payout_id = $1 ORDER BY pro_id, payment_id",
@@ -162,8 +162,7 @@ pub async fn mark_paid(
             .bind::<Timestamptz, _>(now)
             .get_result(conn)
             .await
-            .map(Some)
-            .or_else(not_found_as_none)?;
+            .optional()?;
             let Some(paid) = paid else {
                 return Err(match find(conn, id).await? {
                     Some(_) => PaidError::AlreadyPaid,

@@ -6,8 +6,10 @@
 //! remainder with a fixed tie order instead; refunds move each part towards
 //! its share of the total refunded so far, so repeated refunds never drift.
 
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use serde::Serialize;
+
+use crate::money::vat_included;
 
 /// An amount in euro cents.
 pub type Cents = i64;
@@ -65,10 +67,7 @@ impl Parts {
 /// Splits `gross` cents (VAT included): the VAT inside it, rounded to the
 /// cent as on the invoice, then the net by largest remainder.
 pub fn split(gross: Cents, rates: &SplitRates) -> Parts {
-    let gross_decimal = Decimal::from(gross);
-    let vat = (gross_decimal * rates.vat / (Decimal::ONE + rates.vat))
-        .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
-    let vat = i64::try_from(vat).unwrap_or(0).clamp(0, gross.max(0));
+    let vat = to_cents(vat_included(to_euros(gross), rates.vat).amount()).clamp(0, gross.max(0));
     let net = gross - vat;
     let pro_rate = Decimal::ONE - rates.franchise - rates.hq;
     let [franchise, hq, pro] = largest_remainder(net, [rates.franchise, rates.hq, pro_rate]);

@@ -134,52 +134,67 @@ pub fn to_csv(statement: &Statement) -> Result<Vec<u8>, csv::Error> {
         "hq_fee",
         "pro_share",
     ])?;
+    let money = |amounts: [Decimal; 6]| amounts.map(|amount| format!("{amount:.2}"));
+    let row = |first: String, second: String, amounts: [String; 6]| {
+        [statement.period.clone(), first, second].into_iter().chain(amounts).collect::<Vec<String>>()
+    };
     for line in &statement.lines {
-        writer.write_record([
-            statement.period.clone(),
-            line.payment_id.to_string(),
-            line.booking_id.to_string(),
-            format!("{:.2}", line.gross),
-            format!("{:.2}", line.refunds),
-            format!("{:.2}", line.vat),
-            format!("{:.2}", line.franchise_fee),
-            format!("{:.2}", line.hq_fee),
-            format!("{:.2}", line.pro_share),
-        ])?;
+        let amounts = [line.gross, line.refunds, line.vat, line.franchise_fee, line.hq_fee, line.pro_share];
+        writer.write_record(row(line.payment_id.to_string(), line.booking_id.to_string(), money(amounts)))?;
     }
     let t = &statement.totals;
-    writer.write_record([
-        statement.period.clone(),
-        "total".into(),
-        format!("{} bookings", t.bookings),
-        format!("{:.2}", t.gross),
-        format!("{:.2}", t.refunds),
-        format!("{:.2}", t.vat),
-        format!("{:.2}", t.franchise_fee),
-        format!("{:.2}", t.hq_fee),
-        format!("{:.2}", t.pro_share),
-    ])?;
-    writer.write_record([
-        statement.period.clone(),
-        "pro_payouts".into(),
-        String::new(),
-        format!("{:.2}", t.pro_payouts),
-        String::new(),
-        String::new(),
-        String::new(),
-        String::new(),
-        String::new(),
-    ])?;
-    writer.write_record([
-        statement.period.clone(),
-        "net".into(),
-        String::new(),
-        format!("{:.2}", t.net),
-        String::new(),
-        String::new(),
-        String::new(),
-        String::new(),
-        String::new(),
-    ])?;
+    let totals = [t.gross, t.refunds, t.vat, t.franchise_fee, t.hq_fee, t.pro_share];
+    writer.write_record(row("total".into(), format!("{} bookings", t.bookings), money(totals)))?;
+    // One amount each, in the gross column.
+    for (label, amount) in [("pro_payouts", t.pro_payouts), ("net", t.net)] {
+        let mut amounts: [String; 6] = Default::default();
+        amounts[0] = format!("{amount:.2}");
+        writer.write_record(row(label.into(), String::new(), amounts))?;
+    }
     writer.into_inner().map_err(|error| csv::Error::from(error.into_error()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_csv_has_a_line_per_payment_then_totals_payouts_and_net() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        let (payment, booking) = (Uuid::nil(), Uuid::max());
+        let line = Line {
+            payment_id: payment,
+            booking_id: booking,
+            captures: 1,
+            gross: d("58"),
+            refunds: d("29"),
+            vat: d("5.04"),
+            franchise_fee: d("3.36"),
+            hq_fee: d("1.44"),
+            pro_share: d("19.16"),
+        };
+        let totals = Totals {
+            bookings: 1,
+            gross: d("58"),
+            refunds: d("29"),
+            vat: d("5.04"),
+            franchise_fee: d("3.36"),
+            hq_fee: d("1.44"),
+            pro_share: d("19.16"),
+            pro_payouts: d("19.16"),
+            net: d("3.36"),
+        };
+        let statement = Statement { period: "2026-11".into(), currency: "EUR", totals, lines: vec![line] };
+        let csv = String::from_utf8(to_csv(&statement).unwrap()).unwrap();
+        assert_eq!(
+            csv,
+            format!(
+                "period,payment_id,booking_id,gross,refunds,vat,franchise_fee,hq_fee,pro_share\n\
+                 2026-11,{payment},{booking},58.00,29.00,5.04,3.36,1.44,19.16\n\
+                 2026-11,total,1 bookings,58.00,29.00,5.04,3.36,1.44,19.16\n\
+                 2026-11,pro_payouts,,19.16,,,,,\n\
+                 2026-11,net,,3.36,,,,,\n"
+            )
+        );
+    }
 }

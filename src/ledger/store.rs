@@ -5,6 +5,7 @@
 //! transaction at commit, and any UPDATE or DELETE at all.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use diesel::OptionalExtension;
 use diesel::sql_types::{Array, BigInt, Date, Nullable, Numeric, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
@@ -106,8 +107,7 @@ pub async fn post(conn: &mut AsyncPgConnection, transaction: &NewTransaction) ->
     .bind::<diesel::sql_types::Timestamptz, _>(transaction.posted_at)
     .get_result(conn)
     .await
-    .map(Some)
-    .or_else(not_found_as_none)?;
+    .optional()?;
     let Some(Id { id }) = id else { return Ok(None) };
     let codes: Vec<String> = lines.iter().map(|(account, _)| account.code()).collect();
     let amounts: Vec<Decimal> = lines.iter().map(|(_, amount)| *amount).collect();
@@ -122,14 +122,6 @@ pub async fn post(conn: &mut AsyncPgConnection, transaction: &NewTransaction) ->
     .execute(conn)
     .await?;
     Ok(Some(id))
-}
-
-/// `NotFound` from a `RETURNING` that returned nothing, as `None`.
-pub fn not_found_as_none<T>(error: diesel::result::Error) -> diesel::QueryResult<Option<T>> {
-    match error {
-        diesel::result::Error::NotFound => Ok(None),
-        other => Err(other),
-    }
 }
 
 /// An account's balance: debits minus credits.

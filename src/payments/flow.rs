@@ -258,7 +258,7 @@ async fn capture(
                     actor: "system",
                 };
                 record(conn, &event).await?;
-                enqueue_drain(conn, territory.id, now).await?;
+                crate::ledger::commissions::schedule_drain(conn, territory.id, now).await?;
                 Ok(Some(captured))
             }
             .scope_boxed()
@@ -361,7 +361,7 @@ pub async fn refund(
                     actor: &actor,
                 };
                 record(conn, &event).await?;
-                enqueue_drain(conn, territory.id, now).await?;
+                crate::ledger::commissions::schedule_drain(conn, territory.id, now).await?;
                 Ok(Some(to_euros(cents)))
             }
             .scope_boxed()
@@ -371,18 +371,4 @@ pub async fn refund(
         tracing::info!(territory = %territory.slug, payment.id = %payment.id, %amount, reason, "payment refunded");
     }
     Ok(done)
-}
-
-/// Schedules the drain of the territory's outbox into hq, unless one is
-/// already waiting (a partial unique index on the queue keeps it to one).
-async fn enqueue_drain(conn: &mut AsyncPgConnection, territory_id: i64, now: DateTime<Utc>) -> diesel::QueryResult<()> {
-    diesel::sql_query(
-        "INSERT INTO hq.jobs (kind, territory_id, payload, run_at) VALUES ('ledger.drain_outbox', $1, '{}', $2)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind::<diesel::sql_types::BigInt, _>(territory_id)
-    .bind::<Timestamptz, _>(now)
-    .execute(conn)
-    .await
-    .map(|_| ())
 }

@@ -2,7 +2,7 @@
 //! and `/api/v1/bookings/{id}/refunds` on a territory host.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use diesel::prelude::*;
 use diesel::sql_types::{Text, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -239,12 +239,7 @@ async fn refund(
     clock: web::Data<SharedClock>,
     keys: web::Data<Keyring>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = request
-        .headers()
-        .get("idempotency-key")
-        .and_then(|value| value.to_str().ok())
-        .ok_or_else(|| ApiError::bad_request("missing-idempotency-key", "send an Idempotency-Key header"))?
-        .to_owned();
+    let key = idempotency::key_of(&request)?;
     let raw = body.into_inner();
     let input: RefundBody = serde_json::from_value(raw.clone())
         .map_err(|e| ApiError::bad_request("malformed-body", format!("the JSON body is invalid: {e}")))?;
@@ -296,19 +291,7 @@ async fn refund(
         }))
     }
     .await;
-    let (status, body) = match &outcome {
-        Ok(body) => (StatusCode::CREATED, body.clone()),
-        Err(error) if error.status_code().is_client_error() => (error.status_code(), error.body()),
-        Err(_) => {
-            idempotency::release(&mut conn, account, &key).await?;
-            return Err(outcome.err().unwrap_or_else(|| ApiError::internal(&"unknown")));
-        }
-    };
-    idempotency::remember(&mut conn, &keys, &scope, account, &key, status.as_u16(), &body).await?;
-    match outcome {
-        Ok(_) => Ok(HttpResponse::Created().json(body)),
-        Err(error) => Err(error),
-    }
+    idempotency::answer(&mut conn, &keys, &scope, account, &key, outcome).await
 }
 
 /// The payment operations, for the OpenAPI document.

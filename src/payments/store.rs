@@ -1,6 +1,7 @@
 //! Payments and refunds as stored (tenant schema).
 
 use chrono::{DateTime, Utc};
+use diesel::OptionalExtension;
 use diesel::sql_types::{Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
@@ -116,8 +117,7 @@ pub async fn for_booking(conn: &mut AsyncPgConnection, booking_id: Uuid) -> dies
         .bind::<SqlUuid, _>(booking_id)
         .get_result(conn)
         .await
-        .map(Some)
-        .or_else(crate::ledger::store::not_found_as_none)
+        .optional()
 }
 
 /// A payment by the provider's reference.
@@ -126,8 +126,7 @@ pub async fn by_reference(conn: &mut AsyncPgConnection, reference: &str) -> dies
         .bind::<Text, _>(reference)
         .get_result(conn)
         .await
-        .map(Some)
-        .or_else(crate::ledger::store::not_found_as_none)
+        .optional()
 }
 
 /// A payment, locked for the rest of the transaction.
@@ -155,8 +154,7 @@ pub async fn move_status(
     .bind::<Timestamptz, _>(now)
     .get_result(conn)
     .await
-    .map(Some)
-    .or_else(crate::ledger::store::not_found_as_none)
+    .optional()
 }
 
 /// Marks an authorised payment captured with its split; `None` when it was
@@ -181,8 +179,7 @@ pub async fn mark_captured(
     .bind::<Timestamptz, _>(now)
     .get_result(conn)
     .await
-    .map(Some)
-    .or_else(crate::ledger::store::not_found_as_none)
+    .optional()
 }
 
 /// The parts all refunds of a payment took so far.

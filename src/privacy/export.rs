@@ -3,6 +3,7 @@
 //! a job, sealed at rest, and downloadable with a token until it expires.
 
 use chrono::{DateTime, Duration, Utc};
+use diesel::OptionalExtension;
 use diesel::sql_types::{BigInt, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::{Value, json};
@@ -204,17 +205,7 @@ async fn territory_section(
             .ok_or_else(|| anyhow::anyhow!("no export of the territory table {}", holding.table))?;
         tables.insert(holding.table.to_owned(), rows(&mut conn, query, account, "").await?);
     }
-    let scope = territory.sealing_scope();
-    if let Some(Value::Array(bookings)) = tables.get_mut("bookings") {
-        for booking in bookings {
-            let id = booking["id"].as_str().unwrap_or_default().to_owned();
-            for column in ["address", "notes"] {
-                let stored = booking[column].as_str().unwrap_or_default().to_owned();
-                let place = Place { scope: &scope, table: "bookings", column, row: &id };
-                booking[column] = json!(keys.open(&stored, &place).ok());
-            }
-        }
-    }
+    super::territory_export::open_bookings(keys, territory, &mut tables);
     Ok(json!({ "territory": territory.slug, "tables": tables }))
 }
 
@@ -260,8 +251,7 @@ pub async fn build(pool: &TenancyPool, keys: &Keyring, export: Uuid, now: DateTi
             .bind::<SqlUuid, _>(export)
             .get_result(&mut *conn)
             .await
-            .map(Some)
-            .or_else(crate::ledger::store::not_found_as_none)?
+            .optional()?
     };
     let Some(Pending { account_id }) = pending else { return Ok(()) };
     let bundle = bundle(pool, keys, account_id, now).await?;
@@ -312,8 +302,7 @@ pub async fn download(
     .bind::<diesel::sql_types::Bytea, _>(hash_secret(token))
     .get_result(conn)
     .await
-    .map(Some)
-    .or_else(crate::ledger::store::not_found_as_none)?;
+    .optional()?;
     let Some(stored) = stored else { return Ok(Download::Unknown) };
     if stored.expires_at <= now {
         return Ok(Download::Expired);

@@ -32,6 +32,21 @@ struct Rows {
     rows: Value,
 }
 
+/// Opens the sealed address and notes of the `bookings` rows in `tables`
+/// (`null` for a value that does not open here).
+pub(super) fn open_bookings(keys: &Keyring, territory: &Territory, tables: &mut serde_json::Map<String, Value>) {
+    let scope = territory.sealing_scope();
+    let Some(Value::Array(bookings)) = tables.get_mut("bookings") else { return };
+    for booking in bookings {
+        let id = booking["id"].as_str().unwrap_or_default().to_owned();
+        for column in ["address", "notes"] {
+            let stored = booking[column].as_str().unwrap_or_default().to_owned();
+            let place = Place { scope: &scope, table: "bookings", column, row: &id };
+            booking[column] = json!(keys.open(&stored, &place).ok());
+        }
+    }
+}
+
 /// The territory's data, sealed fields opened.
 pub async fn build(conn: &mut AsyncPgConnection, keys: &Keyring, territory: &Territory) -> Result<Value, ApiError> {
     let mut tables = serde_json::Map::new();
@@ -42,16 +57,6 @@ pub async fn build(conn: &mut AsyncPgConnection, keys: &Keyring, territory: &Ter
                 .await?;
         tables.insert((*name).to_owned(), rows.rows);
     }
-    let scope = territory.sealing_scope();
-    if let Some(Value::Array(bookings)) = tables.get_mut("bookings") {
-        for booking in bookings {
-            let id = booking["id"].as_str().unwrap_or_default().to_owned();
-            for column in ["address", "notes"] {
-                let stored = booking[column].as_str().unwrap_or_default().to_owned();
-                booking[column] =
-                    json!(keys.open(&stored, &Place { scope: &scope, table: "bookings", column, row: &id }).ok());
-            }
-        }
-    }
+    open_bookings(keys, territory, &mut tables);
     Ok(json!({ "territory": territory.slug, "tables": tables }))
 }

@@ -103,17 +103,7 @@ pub(crate) fn request(start: &str) -> Value {
 }
 
 pub(crate) async fn book(scene: &Scene, token: &str, key: &str, body: &Value) -> reqwest::Response {
-    scene
-        .app
-        .client
-        .post(format!("{}/api/v1/bookings", scene.app.address))
-        .header("host", HOST)
-        .header("idempotency-key", key)
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
+    scene.app.post_once(HOST, "/api/v1/bookings", key, body, token).await
 }
 
 #[tokio::test]

@@ -201,6 +201,27 @@ impl TestApp {
         }
     }
 
+    /// POST `body` to `path` on `host` with an `Idempotency-Key`, as the
+    /// holder of `token`.
+    pub async fn post_once(
+        &self,
+        host: &str,
+        path: &str,
+        key: &str,
+        body: &serde_json::Value,
+        token: &str,
+    ) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .header(reqwest::header::HOST, host)
+            .header("idempotency-key", key)
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// GET `path` as if the browser asked for `host`.
     pub async fn get(&self, host: &str, path: &str) -> reqwest::Response {
         self.client

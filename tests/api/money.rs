@@ -29,15 +29,14 @@ async fn get(app: &TestApp, host: &str, path: &str, token: &str) -> Value {
 
 async fn refund(s: &Scene, booking: &str, key: &str, amount: &str) -> reqwest::Response {
     s.app
-        .client
-        .post(format!("{}/api/v1/bookings/{booking}/refunds", s.app.address))
-        .header("host", HOST)
-        .header("idempotency-key", key)
-        .bearer_auth(&s.franchisee)
-        .json(&json!({ "amount": amount }))
-        .send()
+        .post_once(
+            HOST,
+            &format!("/api/v1/bookings/{booking}/refunds"),
+            key,
+            &json!({ "amount": amount }),
+            &s.franchisee,
+        )
         .await
-        .unwrap()
 }
 
 fn month(at: chrono::DateTime<Utc>) -> String {
@@ -85,15 +84,8 @@ async fn a_booking_is_captured_refunded_cancelled_and_paid_out_to_the_cent() {
     // Only the franchisee refunds.
     let by_customer = s
         .app
-        .client
-        .post(format!("{}/api/v1/bookings/{id}/refunds", s.app.address))
-        .header("host", HOST)
-        .header("idempotency-key", "c1")
-        .bearer_auth(&s.customer)
-        .json(&json!({ "amount": "1.00" }))
-        .send()
-        .await
-        .unwrap();
+        .post_once(HOST, &format!("/api/v1/bookings/{id}/refunds"), "c1", &json!({ "amount": "1.00" }), &s.customer)
+        .await;
     assert_eq!(by_customer.status(), 403);
 
     let starts_at = chrono::DateTime::parse_from_rfc3339(booking["starts_at"].as_str().unwrap()).unwrap();
@@ -359,31 +351,15 @@ async fn hq_totals_equal_the_territories_ledgers_and_each_event_counts_once() {
         [(HOST, &s.customer, &s.pro), ("utrecht.localhost", &utrecht.customer, &utrecht.pro)].into_iter().enumerate()
     {
         for day in 2..5 {
-            let created = s
-                .app
-                .client
-                .post(format!("{}/api/v1/bookings", s.app.address))
-                .header("host", host)
-                .header("idempotency-key", format!("h{n}-{day}"))
-                .bearer_auth(customer)
-                .json(&request(&at_ten(&s.clock, day)))
-                .send()
-                .await
-                .unwrap();
+            let body = request(&at_ten(&s.clock, day));
+            let created = s.app.post_once(host, "/api/v1/bookings", &format!("h{n}-{day}"), &body, customer).await;
             let id = json_of(created).await["id"].as_str().unwrap().to_owned();
             s.app.post(host, &format!("/api/v1/bookings/{id}/accept"), &json!({}), Some(pro)).await;
             if day == 3 {
-                let refunded = s
-                    .app
-                    .client
-                    .post(format!("{}/api/v1/bookings/{id}/refunds", s.app.address))
-                    .header("host", host)
-                    .header("idempotency-key", format!("r{n}"))
-                    .bearer_auth(if n == 0 { &s.franchisee } else { &utrecht.franchisee })
-                    .json(&json!({ "amount": "7.77" }))
-                    .send()
-                    .await
-                    .unwrap();
+                let franchisee = if n == 0 { &s.franchisee } else { &utrecht.franchisee };
+                let path = format!("/api/v1/bookings/{id}/refunds");
+                let refunded =
+                    s.app.post_once(host, &path, &format!("r{n}"), &json!({ "amount": "7.77" }), franchisee).await;
                 assert_eq!(refunded.status(), 201);
             }
         }

@@ -39,17 +39,7 @@ async fn customer_in_two_territories(s: &Scene) -> (String, String) {
     let amsterdam = json_of(book(s, &s.customer, "p1", &request(&at_ten(&s.clock, 2))).await).await;
     let mut in_utrecht = request(&at_ten(&s.clock, 3));
     in_utrecht["address"] = json!("Oudegracht 99, Utrecht");
-    let utrecht = s
-        .app
-        .client
-        .post(format!("{}/api/v1/bookings", s.app.address))
-        .header("host", "utrecht.localhost")
-        .header("idempotency-key", "p2")
-        .bearer_auth(&s.customer)
-        .json(&in_utrecht)
-        .send()
-        .await
-        .unwrap();
+    let utrecht = s.app.post_once("utrecht.localhost", "/api/v1/bookings", "p2", &in_utrecht, &s.customer).await;
     assert_eq!(utrecht.status(), 201);
     let utrecht = json_of(utrecht).await;
     (amsterdam["id"].as_str().unwrap().to_owned(), utrecht["id"].as_str().unwrap().to_owned())
@@ -527,17 +517,7 @@ async fn a_territory_export_holds_nothing_of_other_territories_and_hq_reports_no
     let own = json_of(book(&s, &s.customer, "b1", &request(&at_ten(&s.clock, 2))).await).await;
     let mut there = request(&at_ten(&s.clock, 2));
     there["address"] = json!("Oudegracht 1");
-    let theirs = s
-        .app
-        .client
-        .post(format!("{}/api/v1/bookings", s.app.address))
-        .header("host", "utrecht.localhost")
-        .header("idempotency-key", "b2")
-        .bearer_auth(&utrecht.customer)
-        .json(&there)
-        .send()
-        .await
-        .unwrap();
+    let theirs = s.app.post_once("utrecht.localhost", "/api/v1/bookings", "b2", &there, &utrecht.customer).await;
     let theirs = json_of(theirs).await;
     let export = s.app.call(Method::GET, HOST, "/api/v1/territory/export", None, Some(&s.franchisee)).await;
     assert_eq!(export.status(), 200);
