@@ -53,6 +53,11 @@ pub struct ServerSettings {
     pub payment_webhook_secret: String,
     /// The keys personal fields are encrypted with.
     pub keys: crate::privacy::Keyring,
+    /// Who holds and moves the money (the simulated provider by default).
+    pub payment_provider: std::sync::Arc<dyn crate::payments::provider::Provider>,
+    /// Points where a test makes a request stop as if its connection died;
+    /// none are armed outside tests.
+    pub faults: crate::faults::Faults,
 }
 
 /// The webhook secret of the demo and the tests; `config check` says so.
@@ -76,6 +81,8 @@ impl Default for ServerSettings {
             mail_from: "CareService <no-reply@careservice.localhost>".to_owned(),
             payment_webhook_secret: DEMO_WEBHOOK_SECRET.to_owned(),
             keys: crate::privacy::Keyring::demo(),
+            payment_provider: std::sync::Arc::new(crate::payments::provider::Simulated),
+            faults: crate::faults::Faults::default(),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod database;
+pub mod faults;
 pub mod hq;
 pub mod http;
 pub mod identity;

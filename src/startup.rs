@@ -70,7 +70,7 @@ impl Application {
                 MailTransport::new(settings.smtp_url.as_deref(), &settings.mail_from)?,
             )),
         ];
-        let payments = Payments::simulated(settings.payment_webhook_secret.as_bytes());
+        let payments = Payments::new(settings.payment_provider.clone(), settings.payment_webhook_secret.as_bytes());
         if settings.run_worker {
             let context = JobContext {
                 pool: pool.clone(),
@@ -82,6 +82,7 @@ impl Application {
         }
         let payments = web::Data::new(payments);
         let keys = web::Data::new(settings.keys.clone());
+        let faults = web::Data::new(settings.faults.clone());
         let clock = web::Data::new(settings.clock.clone());
         let metrics = web::Data::new(Metrics::new()?);
         let pool = web::Data::new(pool);
@@ -107,6 +108,7 @@ impl Application {
                 .app_data(base.clone())
                 .app_data(payments.clone())
                 .app_data(keys.clone())
+                .app_data(faults.clone())
                 .app_data(web::PayloadConfig::new(256 * 1024))
                 .configure(http::errors::configure)
                 .configure(http::health::configure)

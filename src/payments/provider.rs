@@ -25,7 +25,7 @@ pub enum Authorization {
 pub struct ProviderError(pub String);
 
 /// A payment provider: hold, capture, release and give back money.
-pub trait Provider: Send + Sync + 'static {
+pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
     /// The name webhooks are addressed by (`/payments/webhooks/{name}`).
     fn name(&self) -> &'static str;
 
