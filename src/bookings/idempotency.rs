@@ -1,9 +1,18 @@
-//! `Idempotency-Key` for POSTs that create bookings: the same key with the
-//! same body returns the first answer; with another body, 409; while the first
-//! is still running, a retryable 409.
+//! `Idempotency-Key` for POSTs that create bookings or move money: the same
+//! key with the same body returns the first answer; with another body, 409;
+//! while the first may still be running, a retryable 409.
+//!
+//! A claim is a lease: a request that died half-way (a dropped connection, a
+//! crash, a database that went away before the key could be released) leaves
+//! its key running, and once the lease has passed a retry takes it over. What
+//! the dead request committed is not lost: the booking it created is recorded
+//! against the key in the transaction that created it, and the retry resumes
+//! that booking instead of making another.
 
 use actix_web::http::StatusCode;
-use diesel::sql_types::{Integer, Jsonb, Nullable, Text, Uuid as SqlUuid};
+use chrono::{DateTime, Duration, Utc};
+use diesel::OptionalExtension;
+use diesel::sql_types::{Integer, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -17,10 +26,18 @@ fn place<'a>(scope: &'a str, row: &'a str) -> Place<'a> {
     Place { scope, table: "idempotency_keys", column: "response_body", row }
 }
 
+/// How long a claimed key is taken to belong to a request that may still be
+/// running; after that a retry takes it over.
+pub const LEASE: Duration = Duration::minutes(1);
+
 /// What a key says about a request.
 pub enum Claim {
-    /// First time: go ahead, then [`remember`] the answer.
+    /// First time (or a retry of a request that committed nothing): go
+    /// ahead, then [`answer`].
     New,
+    /// A retry of a request that died after creating this booking: finish
+    /// that booking, then [`answer`].
+    Resume(Uuid),
     /// Seen and answered: this was the answer.
     Replay { status: u16, body: serde_json::Value },
 }
@@ -37,13 +54,20 @@ struct Stored {
     response_body: Option<serde_json::Value>,
 }
 
+#[derive(diesel::QueryableByName)]
+struct TakenOver {
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    booking_id: Option<Uuid>,
+}
+
 /// The SHA-256 of a request body as received.
 pub fn request_hash(body: &serde_json::Value) -> String {
     hex::encode(Sha256::digest(body.to_string().as_bytes()))
 }
 
-/// Claims `key` for `account` (committed at once, so a concurrent duplicate
-/// sees it), or tells what it already holds.
+/// Claims `key` for `account` at `now` (committed at once, so a concurrent
+/// duplicate sees it), takes over a claim whose lease has passed, or tells
+/// what the key already holds.
 pub async fn claim(
     conn: &mut AsyncPgConnection,
     keys: &Keyring,
@@ -51,6 +75,7 @@ pub async fn claim(
     account: Uuid,
     key: &str,
     hash: &str,
+    now: DateTime<Utc>,
 ) -> Result<Claim, ApiError> {
     if key.is_empty() || key.len() > 200 || !key.chars().all(|c| c.is_ascii_graphic()) {
         return Err(ApiError::bad_request(
@@ -59,31 +84,33 @@ pub async fn claim(
         ));
     }
     let inserted = diesel::sql_query(
-        "INSERT INTO idempotency_keys (account_id, key, request_hash, state) VALUES ($1, $2, $3, 'running')
-         ON CONFLICT DO NOTHING",
+        "INSERT INTO idempotency_keys (account_id, key, request_hash, state, created_at)
+         VALUES ($1, $2, $3, 'running', $4) ON CONFLICT DO NOTHING",
     )
     .bind::<SqlUuid, _>(account)
     .bind::<Text, _>(key)
     .bind::<Text, _>(hash)
+    .bind::<Timestamptz, _>(now)
     .execute(conn)
     .await?;
     if inserted == 1 {
         return Ok(Claim::New);
     }
-    // A request that died half-way (a dropped connection, a crash) leaves its
-    // key running; after a minute the key may be claimed again.
-    let reclaimed = diesel::sql_query(
-        "UPDATE idempotency_keys SET created_at = now()
-          WHERE account_id = $1 AND key = $2 AND request_hash = $3 AND state = 'running'
-            AND created_at < now() - interval '1 minute'",
+    let taken_over: Option<TakenOver> = diesel::sql_query(
+        "UPDATE idempotency_keys SET created_at = $4
+          WHERE account_id = $1 AND key = $2 AND request_hash = $3 AND state = 'running' AND created_at <= $5
+          RETURNING booking_id",
     )
     .bind::<SqlUuid, _>(account)
     .bind::<Text, _>(key)
     .bind::<Text, _>(hash)
-    .execute(conn)
-    .await?;
-    if reclaimed == 1 {
-        return Ok(Claim::New);
+    .bind::<Timestamptz, _>(now)
+    .bind::<Timestamptz, _>(now - LEASE)
+    .get_result(conn)
+    .await
+    .optional()?;
+    if let Some(TakenOver { booking_id }) = taken_over {
+        return Ok(booking_id.map_or(Claim::New, Claim::Resume));
     }
     let stored: Stored = diesel::sql_query(
         "SELECT request_hash, state, response_status, response_body FROM idempotency_keys WHERE account_id = $1 AND key = $2",
@@ -155,7 +182,11 @@ pub async fn answer(
             Err(error)
         }
         Err(error) => {
-            release(conn, account, key).await?;
+            // The key's lease runs out by itself if this fails too (the
+            // database may be what failed).
+            if let Err(release_error) = release(conn, account, key).await {
+                tracing::warn!(error = %release_error, "an Idempotency-Key could not be released; its lease will run out");
+            }
             Err(error)
         }
     }
@@ -192,12 +223,37 @@ pub async fn remember(
     Ok(())
 }
 
-/// Releases a key whose request failed unexpectedly, so a retry can run.
-pub async fn release(conn: &mut AsyncPgConnection, account: Uuid, key: &str) -> Result<(), ApiError> {
-    diesel::sql_query("DELETE FROM idempotency_keys WHERE account_id = $1 AND key = $2 AND state = 'running'")
+/// Records, in the transaction that creates it, the booking a key's request
+/// created: a retry of a request that dies after this resumes that booking.
+pub async fn link(conn: &mut AsyncPgConnection, account: Uuid, key: &str, booking: Uuid) -> diesel::QueryResult<()> {
+    diesel::sql_query("UPDATE idempotency_keys SET booking_id = $3 WHERE account_id = $1 AND key = $2")
         .bind::<SqlUuid, _>(account)
         .bind::<Text, _>(key)
+        .bind::<SqlUuid, _>(booking)
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// Releases a key whose request failed unexpectedly, so a retry can run at
+/// once: a key that committed nothing is forgotten; one that created a
+/// booking keeps it and ends its lease, so the retry resumes that booking.
+pub async fn release(conn: &mut AsyncPgConnection, account: Uuid, key: &str) -> Result<(), ApiError> {
+    diesel::sql_query(
+        "DELETE FROM idempotency_keys
+          WHERE account_id = $1 AND key = $2 AND state = 'running' AND booking_id IS NULL",
+    )
+    .bind::<SqlUuid, _>(account)
+    .bind::<Text, _>(key)
+    .execute(conn)
+    .await?;
+    diesel::sql_query(
+        "UPDATE idempotency_keys SET created_at = created_at - interval '1 day'
+          WHERE account_id = $1 AND key = $2 AND state = 'running' AND booking_id IS NOT NULL",
+    )
+    .bind::<SqlUuid, _>(account)
+    .bind::<Text, _>(key)
+    .execute(conn)
+    .await?;
     Ok(())
 }

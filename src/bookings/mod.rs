@@ -4,6 +4,7 @@
 pub mod idempotency;
 pub mod lifecycle;
 pub mod model;
+pub mod opening;
 pub mod routes;
 pub mod store;
 pub mod timers;

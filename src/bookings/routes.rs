@@ -15,13 +15,15 @@ use uuid::Uuid;
 use super::idempotency::{self, Claim};
 use super::lifecycle;
 use super::model::{Action, Actor, Refusal, Status, cancellation_fee, transition};
+use super::opening;
 use super::store::{self, Booking, Event, NewBooking, Visibility};
 use crate::clock::SharedClock;
+use crate::faults::Faults;
 use crate::http::ApiError;
 use crate::http::problem::Problem;
 use crate::identity::{Role, TerritoryMember};
 use crate::money::Money;
-use crate::payments::flow::{self, Held, PaymentError, Payments};
+use crate::payments::flow::{self, PaymentError, Payments};
 use crate::payments::provider::test_cards;
 use crate::privacy::keys::{Keyring, Place};
 use crate::scheduling::routes::{Search, prepare_search};
@@ -267,7 +269,9 @@ async fn free_pros(
 /// its price is held on the customer's payment method, then waits for the pro
 /// (or is confirmed, and the money captured, at once for instantly bookable
 /// services); timers expire it if nobody moves it on. A declined payment
-/// answers 402 and frees the slot.
+/// answers 402 and frees the slot. A request cut off half-way is finished by
+/// its retry with the same key and body (after a minute's lease): the
+/// booking it held is found again, never made twice.
 #[utoipa::path(tag = "bookings", security(("bearer" = []), ("session_cookie" = [])),
     params(("Idempotency-Key" = String, Header, description = "A unique key per booking attempt; a retry with the same key and body replays the first answer")),
     request_body = NewBookingBody,
@@ -275,8 +279,9 @@ async fn free_pros(
         (status = 201, body = BookingView),
         (status = 400, description = "missing-idempotency-key or malformed-body", body = Problem),
         (status = 402, description = "payment-declined: the slot is free again", body = Problem),
-        (status = 409, description = "slot-unavailable, slot-taken, or the key was used for another body", body = Problem),
+        (status = 409, description = "slot-unavailable, slot-taken, hold-expired (a retry found the hold ran out), idempotency-key-reused, or idempotency-key-in-flight (retry after Retry-After)", body = Problem),
         (status = 422, description = "invalid-postcode, invalid-address, invalid-notes or invalid-start", body = Problem),
+        (status = 503, description = "payment-provider-unavailable or unavailable (the database): the booking is kept HELD; a retry with the same key finishes it", body = Problem),
     ),
 )]
 #[post("/bookings")]
@@ -288,6 +293,7 @@ async fn create(
     clock: web::Data<SharedClock>,
     payments: web::Data<Payments>,
     keys: web::Data<Keyring>,
+    faults: web::Data<Faults>,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency::key_of(&request)?;
     let raw = body.into_inner();
@@ -308,23 +314,47 @@ async fn create(
         return Err(ApiError::unprocessable("invalid-start", "the start is within the booking horizon, from now"));
     }
     let account = member.auth.account.id;
-    let scope = member.territory.territory().sealing_scope();
+    let territory = member.territory.territory();
+    let scope = territory.sealing_scope();
     let mut conn = member.territory.connection().await?;
-    match idempotency::claim(&mut conn, &keys, &scope, account, &key, &idempotency::request_hash(&raw)).await? {
-        Claim::Replay { status, body } => return Ok(idempotency::replay(status, body)),
-        Claim::New => {}
+    let claim =
+        idempotency::claim(&mut conn, &keys, &scope, account, &key, &idempotency::request_hash(&raw), now).await?;
+    faults.pass("booking.claimed").await;
+    let outcome = async {
+        let held = match claim {
+            Claim::Replay { status, body } => return Ok(Err(idempotency::replay(status, body))),
+            // A retry of a request that died after holding this booking:
+            // finish it, never make a second one.
+            Claim::Resume(id) => store::find(&mut conn, id)
+                .await?
+                .ok_or_else(|| ApiError::internal(&"an Idempotency-Key names a booking that is gone"))?,
+            Claim::New => hold(&mut conn, &payments, &keys, &member, &key, &input, postcode, now).await?,
+        };
+        faults.pass("booking.held").await;
+        let booking = opening::open(&mut conn, &payments, &faults, territory, held, now).await?;
+        Ok(Ok(booking_json(&booking, territory, &keys)))
     }
-    let outcome = book(&mut conn, &payments, &keys, &member, &input, postcode, now)
-        .await
-        .map(|booking| booking_json(&booking, member.territory.territory(), &keys));
-    idempotency::answer(&mut conn, &keys, &scope, account, &key, outcome).await
+    .await;
+    let outcome = match outcome {
+        Ok(Err(replayed)) => return Ok(replayed),
+        Ok(Ok(body)) => Ok(body),
+        Err(error) => Err(error),
+    };
+    let answer = idempotency::answer(&mut conn, &keys, &scope, account, &key, outcome).await;
+    faults.pass("booking.answered").await;
+    answer
 }
 
-async fn book(
+/// Holds a free pro's time for a new booking: the HELD booking, its first
+/// event, its hold timer, its payment as requested and the Idempotency-Key's
+/// link to it, in one transaction.
+#[expect(clippy::too_many_arguments, reason = "one booking request's facts; a struct would only rename them")]
+async fn hold(
     conn: &mut AsyncPgConnection,
     payments: &Payments,
     keys: &Keyring,
     member: &TerritoryMember,
+    key: &str,
     input: &NewBookingBody,
     postcode: String,
     now: DateTime<Utc>,
@@ -338,7 +368,6 @@ async fn book(
     let service = &search.service;
     let territory_id = territory.id;
     let account = member.auth.account.id;
-    let mut held = None;
     // Concurrent requests may pick the same pro; the database refuses all but
     // one, and the others try the next free pro.
     for (pro_id, buffer) in candidates {
@@ -370,65 +399,28 @@ async fn book(
             hold_expires_at: now + HOLD,
             rescheduled_from: None,
         };
+        let method = input.payment_method.as_str();
         let result = conn
-            .transaction::<_, diesel::result::Error, _>(|conn| {
-                async move { lifecycle::hold(conn, &new, territory_id, Some(account), Actor::Customer, now).await }
-                    .scope_boxed()
+            .transaction::<_, PaymentError, _>(|conn| {
+                async move {
+                    let held = lifecycle::hold(conn, &new, territory_id, Some(account), Actor::Customer, now).await?;
+                    flow::request(conn, payments, &held, territory, method, now).await?;
+                    idempotency::link(conn, account, key, held.id).await?;
+                    Ok(held)
+                }
+                .scope_boxed()
             })
             .await;
         match result {
-            Ok(booking) => {
-                held = Some(booking);
-                break;
+            Ok(held) => {
+                tracing::info!(booking.id = %held.id, pro.id = %held.pro_id, "booking requested");
+                return Ok(held);
             }
-            Err(error) if store::is_overlap(&error) => continue,
+            Err(PaymentError::Database(error)) if store::is_overlap(&error) => continue,
             Err(error) => return Err(error.into()),
         }
     }
-    let held = held.ok_or_else(|| ApiError::conflict("slot-taken", "that time was just taken; pick another"))?;
-    tracing::info!(booking.id = %held.id, pro.id = %held.pro_id, "booking requested");
-    // A provider that cannot be reached leaves the booking HELD; its timer
-    // frees the slot and releases whatever was held.
-    let (authorization, outcome) = flow::authorize(payments, &held, &input.payment_method).await?;
-    let instant = service.instant_booking;
-    let opened = conn
-        .transaction::<_, PaymentError, _>(|conn| {
-            async move {
-                flow::record_authorization(conn, payments, &held, territory, &authorization, now).await?;
-                match outcome {
-                    Held::Authorized => {
-                        Ok(Ok(lifecycle::move_on(conn, &held, instant, territory_id, now).await?.unwrap_or(held)))
-                    }
-                    Held::Pending => Ok(Ok(held)),
-                    Held::Declined(reason) => {
-                        store::move_status(conn, held.id, Status::Held, Status::Expired, None, None, None, now).await?;
-                        store::record_event(
-                            conn,
-                            held.id,
-                            Some(Status::Held),
-                            Status::Expired,
-                            Actor::System,
-                            None,
-                            now,
-                        )
-                        .await?;
-                        Ok(Err(reason))
-                    }
-                }
-            }
-            .scope_boxed()
-        })
-        .await?;
-    let booking = opened.map_err(|reason| {
-        ApiError::new(
-            StatusCode::PAYMENT_REQUIRED,
-            "payment-declined",
-            "Payment Required",
-            format!("the payment was declined ({reason}); the slot is free again"),
-        )
-    })?;
-    settle_now(conn, payments, territory, &booking, now).await;
-    Ok(booking)
+    Err(ApiError::conflict("slot-taken", "that time was just taken; pick another"))
 }
 
 /// Settles the booking's payment at once; on failure the scheduled

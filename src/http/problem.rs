@@ -151,6 +151,10 @@ impl From<diesel::result::Error> for ApiError {
         match error {
             diesel::result::Error::NotFound => Self::not_found("not-found", "no such resource"),
             diesel::result::Error::BrokenTransactionManager => Self::unavailable("the database connection broke"),
+            error if is_connection_lost(&error) => {
+                tracing::warn!(%error, "the database connection was lost");
+                Self::unavailable("the database connection was lost; retry shortly")
+            }
             // PostgreSQL refuses NUL characters and invalid text: the input's fault.
             diesel::result::Error::DatabaseError(_, info)
                 if info.message().contains("invalid byte sequence") || info.message().contains("null character") =>
@@ -159,5 +163,52 @@ impl From<diesel::result::Error> for ApiError {
             }
             other => Self::internal(&other),
         }
+    }
+}
+
+/// Whether `error` says the connection to the database is gone (the server
+/// restarted, crashed or was shut down), which a retry on a new connection
+/// may not meet: a 503, not a 500.
+fn is_connection_lost(error: &diesel::result::Error) -> bool {
+    use diesel::result::DatabaseErrorKind::{ClosedConnection, UnableToSendCommand, Unknown};
+    let diesel::result::Error::DatabaseError(kind, info) = error else { return false };
+    match kind {
+        // The socket is gone: diesel-async reports a connection error without
+        // a SQLSTATE this way.
+        ClosedConnection | UnableToSendCommand => true,
+        // The server said so before it went (SQLSTATE 57P01 admin_shutdown,
+        // 57P02 crash_shutdown, 57P03 cannot_connect_now). diesel does not
+        // expose the SQLSTATE of these, so their fixed texts are matched.
+        Unknown => {
+            let message = info.message();
+            message.starts_with("terminating connection due to")
+                || message.starts_with("the database system is")
+                || message.contains("server closed the connection")
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_connection_is_503_with_retry_after_and_other_database_errors_are_500() {
+        use diesel::result::{DatabaseErrorKind, Error};
+        let lost = |kind, message: &str| Error::DatabaseError(kind, Box::new(message.to_owned()));
+        for error in [
+            lost(DatabaseErrorKind::UnableToSendCommand, "connection closed"),
+            lost(DatabaseErrorKind::ClosedConnection, "closed"),
+            lost(DatabaseErrorKind::Unknown, "terminating connection due to unexpected postmaster exit"),
+            lost(DatabaseErrorKind::Unknown, "terminating connection due to administrator command"),
+            lost(DatabaseErrorKind::Unknown, "the database system is shutting down"),
+        ] {
+            let answer = ApiError::from(error);
+            assert_eq!(answer.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+            assert!(answer.error_response().headers().contains_key(RETRY_AFTER));
+        }
+        let other = ApiError::from(lost(DatabaseErrorKind::Unknown, "division by zero"));
+        assert_eq!(other.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -72,6 +72,8 @@ pub enum PaymentError {
     Refund(#[from] RefundError),
     #[error("the payment is {0}, not captured")]
     NotCaptured(String),
+    #[error("the provider has not answered for this payment yet")]
+    NotAnswered,
     #[error("the territory has no contract in force on {0}")]
     NoContract(chrono::NaiveDate),
 }
@@ -91,6 +93,11 @@ impl From<PaymentError> for crate::http::ApiError {
             PaymentError::NotCaptured(status) => {
                 ApiError::conflict("payment-not-captured", format!("the payment is {status}: nothing to refund"))
             }
+            PaymentError::NotAnswered => ApiError::conflict(
+                "payment-not-answered",
+                "the payment provider has not answered for this payment yet; retry shortly",
+            )
+            .retry_after(2),
             error @ PaymentError::NoContract(_) => ApiError::internal(&error),
         }
     }
@@ -127,13 +134,39 @@ pub enum Held {
     Declined(String),
 }
 
-/// Asks the provider to hold the booking's price.
-pub async fn authorize(
+/// Records that the booking's price is to be held on `method`, with the split
+/// rates in force on the service date, in the caller's transaction (the one
+/// that holds the booking): from then on the payment is found and finished by
+/// whoever comes next, never asked for anew.
+pub async fn request(
+    conn: &mut AsyncPgConnection,
     payments: &Payments,
     booking: &Booking,
+    territory: &Territory,
     method: &str,
-) -> Result<(Authorization, Held), PaymentError> {
-    let authorization = payments.provider.authorize(&format!("booking_{}", booking.id), booking.price, method).await?;
+    now: DateTime<Utc>,
+) -> Result<Payment, PaymentError> {
+    let service_date = booking.starts_at.with_timezone(&territory.zone()).date_naive();
+    let (franchise, hq) = contract_on(conn, service_date).await?;
+    let new = NewPayment {
+        booking_id: booking.id,
+        pro_id: booking.pro_id,
+        provider: payments.provider.name(),
+        method,
+        amount: booking.price,
+        rates: SplitRates { vat: booking.vat_rate, franchise, hq },
+        now,
+    };
+    Ok(store::insert(conn, &new).await?)
+}
+
+/// Asks the provider to hold a requested payment. The key is the payment's
+/// purpose (`booking_{id}`), so asking again after a crash gets the first
+/// answer back instead of a second hold.
+pub async fn authorize(payments: &Payments, payment: &Payment) -> Result<(Authorization, Held), PaymentError> {
+    let method = payment.method.as_deref().unwrap_or_default();
+    let key = format!("booking_{}", payment.booking_id);
+    let authorization = payments.provider.authorize(&key, payment.amount, method).await?;
     let held = match &authorization {
         Authorization::Authorized { .. } => Held::Authorized,
         Authorization::Pending { .. } => Held::Pending,
@@ -142,44 +175,50 @@ pub async fn authorize(
     Ok((authorization, held))
 }
 
-/// Records the provider's answer for a new booking, with the split rates in
-/// force on the service date, in the caller's transaction.
+/// Records the provider's answer to a requested payment, in the caller's
+/// transaction; `None` when it was recorded before.
 pub async fn record_authorization(
     conn: &mut AsyncPgConnection,
-    payments: &Payments,
-    booking: &Booking,
-    territory: &Territory,
+    payment: &Payment,
     authorization: &Authorization,
     now: DateTime<Utc>,
-) -> Result<Payment, PaymentError> {
-    let service_date = booking.starts_at.with_timezone(&territory.zone()).date_naive();
-    let (franchise, hq) = contract_on(conn, service_date).await?;
+) -> Result<Option<Payment>, PaymentError> {
     let (reference, status) = match authorization {
         Authorization::Authorized { reference } => (reference, "authorized"),
         Authorization::Pending { reference } => (reference, "pending"),
         Authorization::Declined { reference, .. } => (reference, "failed"),
     };
-    let new = NewPayment {
-        booking_id: booking.id,
-        pro_id: booking.pro_id,
-        provider: payments.provider.name(),
-        provider_ref: reference,
-        status,
-        amount: booking.price,
-        rates: SplitRates { vat: booking.vat_rate, franchise, hq },
-        now,
+    let Some(payment) = store::record_answer(conn, payment.id, reference, status, now).await? else {
+        return Ok(None);
     };
-    let payment = store::insert(conn, &new).await?;
     let kind = if status == "failed" { "payment.declined" } else { "payment.authorized" };
     crate::audit::append(
         conn,
         kind,
         "customer",
-        &json!({ "payment": payment.id, "booking": booking.id, "amount": payment.amount.to_string(), "status": status }),
+        &json!({ "payment": payment.id, "booking": payment.booking_id, "amount": payment.amount.to_string(), "status": status }),
         now,
     )
     .await?;
-    Ok(payment)
+    Ok(Some(payment))
+}
+
+/// A requested payment whose booking ended before the provider's answer was
+/// recorded: asks again under the same key to learn what the provider holds,
+/// and records it, so that it can be released.
+async fn resolve_requested(
+    conn: &mut AsyncPgConnection,
+    payments: &Payments,
+    payment: &Payment,
+    now: DateTime<Utc>,
+) -> Result<Option<Payment>, PaymentError> {
+    let (authorization, _) = authorize(payments, payment).await?;
+    let (booking_id, requested) = (payment.booking_id, payment.clone());
+    conn.transaction::<_, PaymentError, _>(|conn| {
+        async move { record_authorization(conn, &requested, &authorization, now).await }.scope_boxed()
+    })
+    .await?;
+    Ok(store::for_booking(conn, booking_id).await?)
 }
 
 /// Brings the payment of `booking_id` in line with the booking: capture when
@@ -193,7 +232,11 @@ pub async fn settle(
     booking: &Booking,
     now: DateTime<Utc>,
 ) -> Result<(), PaymentError> {
-    let Some(payment) = store::for_booking(conn, booking.id).await? else { return Ok(()) };
+    let Some(mut payment) = store::for_booking(conn, booking.id).await? else { return Ok(()) };
+    if payment.status == "requested" && matches!(booking.state(), Status::Declined | Status::Expired) {
+        let Some(answered) = resolve_requested(conn, payments, &payment, now).await? else { return Ok(()) };
+        payment = answered;
+    }
     let amount = to_cents(payment.amount);
     let refunded = to_cents(payment.refunded);
     match (booking.state(), payment.status.as_str()) {
@@ -229,6 +272,11 @@ pub async fn settle(
     Ok(())
 }
 
+/// The provider's reference of a payment it has answered for.
+fn reference(payment: &Payment) -> Result<&str, PaymentError> {
+    payment.provider_ref.as_deref().ok_or(PaymentError::NotAnswered)
+}
+
 /// Captures an authorised payment and posts its split; `None` when someone
 /// else captured or released it first.
 async fn capture(
@@ -238,7 +286,7 @@ async fn capture(
     payment: &Payment,
     now: DateTime<Utc>,
 ) -> Result<Option<Payment>, PaymentError> {
-    payments.provider.capture(&payment.provider_ref, payment.amount).await?;
+    payments.provider.capture(reference(payment)?, payment.amount).await?;
     let parts = split(to_cents(payment.amount), &payment.rates());
     let effective_on = now.with_timezone(&territory.zone()).date_naive();
     let (id, booking_id, pro_id) = (payment.id, payment.booking_id, payment.pro_id);
@@ -277,7 +325,7 @@ async fn void(
     payment: &Payment,
     now: DateTime<Utc>,
 ) -> Result<(), PaymentError> {
-    payments.provider.void(&payment.provider_ref).await?;
+    payments.provider.void(reference(payment)?).await?;
     let (id, booking_id, from) = (payment.id, payment.booking_id, payment.status.clone());
     conn.transaction::<_, PaymentError, _>(|conn| {
         async move {
@@ -314,7 +362,7 @@ pub async fn refund(
     };
     // Checked before the provider is asked, and again under the lock.
     refund_parts(&captured, &store::refunded_parts(conn, payment.id).await?, cents, &payment.rates())?;
-    payments.provider.refund(&payment.provider_ref, external_id, to_euros(cents)).await?;
+    payments.provider.refund(reference(payment)?, external_id, to_euros(cents)).await?;
     let effective_on = now.with_timezone(&territory.zone()).date_naive();
     let done = conn
         .transaction::<_, PaymentError, _>(|conn| {

@@ -3,7 +3,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use diesel::prelude::*;
 use diesel::sql_types::{Text, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use rust_decimal::Decimal;
@@ -18,6 +17,7 @@ use super::webhook::{SIGNATURE_HEADER, SignatureError, verify};
 use crate::bookings::idempotency::{self, Claim};
 use crate::bookings::lifecycle;
 use crate::bookings::model::{Actor, Status};
+use crate::bookings::opening::instant_booking;
 use crate::bookings::routes::visible;
 use crate::bookings::store as bookings;
 use crate::clock::SharedClock;
@@ -26,7 +26,6 @@ use crate::identity::{TerritoryFranchisee, TerritoryMember};
 use crate::ledger::split::to_cents;
 use crate::money::Money;
 use crate::privacy::keys::Keyring;
-use crate::schema::services;
 use crate::tenancy::CurrentTerritory;
 
 /// Registers the payment routes (under `/api/v1`).
@@ -91,15 +90,10 @@ async fn webhook(
     let payment = store::by_reference(&mut conn, &event.data.reference)
         .await?
         .ok_or_else(|| ApiError::not_found("unknown-payment", "no payment here has that reference"))?;
-    let instant: bool = {
+    let instant = {
         let booking =
             bookings::find(&mut conn, payment.booking_id).await?.ok_or_else(|| ApiError::internal(&"lost"))?;
-        services::table
-            .find(&booking.service_code)
-            .select(services::instant_booking)
-            .first(&mut *conn)
-            .await
-            .map_err(ApiError::from)?
+        instant_booking(&mut conn, &booking.service_code).await?
     };
     let place = territory.territory();
     let (territory_id, payment_id, booking_id) = (place.id, payment.id, payment.booking_id);
@@ -260,9 +254,11 @@ async fn refund(
         .ok_or_else(|| ApiError::not_found("unknown-booking", "there is no such booking for you here"))?;
     let hash = idempotency::request_hash(&json!({ "refund": booking_id, "body": raw }));
     let scope = territory.sealing_scope();
-    match idempotency::claim(&mut conn, &keys, &scope, account, &key, &hash).await? {
+    // A refund's key never holds a booking to resume: its provider call and
+    // its record are keyed by the Idempotency-Key, so a retry repeats neither.
+    match idempotency::claim(&mut conn, &keys, &scope, account, &key, &hash, clock.now()).await? {
         Claim::Replay { status, body } => return Ok(idempotency::replay(status, body)),
-        Claim::New => {}
+        Claim::New | Claim::Resume(_) => {}
     }
     let outcome: Result<Value, ApiError> = async {
         let payment = store::for_booking(&mut conn, booking.id)

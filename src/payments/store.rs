@@ -21,9 +21,14 @@ pub struct Payment {
     pub pro_id: Uuid,
     #[diesel(sql_type = Text)]
     pub provider: String,
-    #[diesel(sql_type = Text)]
+    /// The provider's reference; `None` while the provider has not answered.
+    #[diesel(sql_type = Nullable<Text>)]
     #[serde(skip)]
-    pub provider_ref: String,
+    pub provider_ref: Option<String>,
+    /// The payment method the provider is asked to charge.
+    #[diesel(sql_type = Nullable<Text>)]
+    #[serde(skip)]
+    pub method: Option<String>,
     #[diesel(sql_type = Text)]
     pub status: String,
     #[diesel(sql_type = Numeric)]
@@ -74,34 +79,34 @@ impl Payment {
     }
 }
 
-const COLUMNS: &str = "id, booking_id, pro_id, provider, provider_ref, status, amount, refunded, vat_rate,
+const COLUMNS: &str = "id, booking_id, pro_id, provider, provider_ref, method, status, amount, refunded, vat_rate,
     franchise_rate, hq_rate, captured_vat, captured_franchise, captured_hq, captured_pro, created_at";
 
-/// A payment to record.
+/// A payment to ask the provider for: recorded as `requested` before the
+/// provider is asked, so that whoever finds it later asks again under the
+/// same key instead of asking anew.
 #[derive(Debug, Clone)]
 pub struct NewPayment<'a> {
     pub booking_id: Uuid,
     pub pro_id: Uuid,
     pub provider: &'a str,
-    pub provider_ref: &'a str,
-    pub status: &'a str,
+    pub method: &'a str,
     pub amount: Decimal,
     pub rates: SplitRates,
     pub now: DateTime<Utc>,
 }
 
-/// Records a payment.
+/// Records a payment as requested.
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewPayment<'_>) -> diesel::QueryResult<Payment> {
     diesel::sql_query(format!(
-        "INSERT INTO payments (booking_id, pro_id, provider, provider_ref, status, amount, vat_rate, franchise_rate,
+        "INSERT INTO payments (booking_id, pro_id, provider, method, status, amount, vat_rate, franchise_rate,
              hq_rate, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING {COLUMNS}"
+         VALUES ($1, $2, $3, $4, 'requested', $5, $6, $7, $8, $9, $9) RETURNING {COLUMNS}"
     ))
     .bind::<SqlUuid, _>(new.booking_id)
     .bind::<SqlUuid, _>(new.pro_id)
     .bind::<Text, _>(new.provider)
-    .bind::<Text, _>(new.provider_ref)
-    .bind::<Text, _>(new.status)
+    .bind::<Text, _>(new.method)
     .bind::<Numeric, _>(new.amount)
     .bind::<Numeric, _>(new.rates.vat)
     .bind::<Numeric, _>(new.rates.franchise)
@@ -109,6 +114,29 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: &NewPayment<'_>) -> diese
     .bind::<Timestamptz, _>(new.now)
     .get_result(conn)
     .await
+}
+
+/// Records the provider's first answer to a requested payment: its reference
+/// and status. `None` when the answer was recorded before (by a retry, or by
+/// the timer that releases the hold).
+pub async fn record_answer(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    reference: &str,
+    status: &str,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<Option<Payment>> {
+    diesel::sql_query(format!(
+        "UPDATE payments SET provider_ref = $2, status = $3, updated_at = $4
+          WHERE id = $1 AND status = 'requested' RETURNING {COLUMNS}"
+    ))
+    .bind::<SqlUuid, _>(id)
+    .bind::<Text, _>(reference)
+    .bind::<Text, _>(status)
+    .bind::<Timestamptz, _>(now)
+    .get_result(conn)
+    .await
+    .optional()
 }
 
 /// The payment of a booking.

@@ -17,4 +17,5 @@ mod onboarding;
 mod openapi;
 mod privacy;
 mod resilience;
+mod resume;
 mod routing;
