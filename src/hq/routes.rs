@@ -64,6 +64,8 @@ async fn onboard(
             return Err(ApiError::new(StatusCode::CONFLICT, "territory-exists", "Conflict", error.to_string()));
         }
         Err(ProvisionError::Connection(failure)) => return Err(failure.into()),
+        // A lost connection is a 503 like anywhere else; other database errors stay 500s.
+        Err(ProvisionError::Database(error)) => return Err(error.into()),
         Err(error) => return Err(ApiError::internal(&error)),
     };
     tracing::info!(account.id = %admin.0.account.id, territory = %territory.slug, "territory onboarded through the HQ API");
