@@ -603,3 +603,54 @@ async fn an_action_with_a_body_it_cannot_read_is_refused_and_changes_nothing() {
         .unwrap();
     assert_eq!(cancelled.status(), 200);
 }
+
+#[tokio::test]
+async fn concurrent_requests_for_overlapping_starts_are_each_booked_or_refused_never_failed() {
+    let s = scene().await;
+    let zone: chrono_tz::Tz = "Europe/Amsterdam".parse().unwrap();
+    let day = (s.clock.now() + Duration::days(2)).with_timezone(&zone).date_naive();
+    // Every 15 minutes from 08:00: each start overlaps its neighbours, so the
+    // database's exclusion constraint sees inserts that clash both ways.
+    let starts: Vec<String> = (0..36)
+        .map(|quarter| {
+            let time = NaiveTime::from_hms_opt(8, 0, 0).unwrap() + Duration::minutes(15 * quarter);
+            zone.from_local_datetime(&day.and_time(time)).single().unwrap().to_rfc3339()
+        })
+        .collect();
+    let s = Arc::new(s);
+    let tasks: Vec<_> = starts
+        .iter()
+        .enumerate()
+        .map(|(index, start)| {
+            let s = Arc::clone(&s);
+            let body = request(start);
+            tokio::spawn(async move {
+                let answer = book(&s, &s.customer, &format!("overlap-{index}"), &body).await;
+                let status = answer.status().as_u16();
+                (status, answer.text().await.unwrap())
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    let failed: Vec<&(u16, String)> = answers.iter().filter(|(status, _)| ![201, 409].contains(status)).collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    let created = answers.iter().filter(|(status, _)| *status == 201).count();
+    assert!(created >= 1, "{answers:?}");
+    // What was booked never overlaps (an hour plus the 15-minute buffer).
+    let listed: Value =
+        s.app.call(Method::GET, HOST, "/api/v1/bookings", None, Some(&s.customer)).await.json().await.unwrap();
+    let mut booked: Vec<chrono::DateTime<chrono::FixedOffset>> = listed["bookings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| chrono::DateTime::parse_from_rfc3339(b["starts_at"].as_str().unwrap()).unwrap())
+        .collect();
+    booked.sort();
+    assert_eq!(booked.len(), created);
+    for pair in booked.windows(2) {
+        assert!(pair[1] - pair[0] >= Duration::minutes(75), "{pair:?}");
+    }
+}
