@@ -7,6 +7,7 @@ mod authorization;
 mod bookings;
 mod catalog;
 mod cli;
+mod cluster_owner;
 mod conformance;
 mod helpers;
 mod isolation;

@@ -56,6 +56,15 @@ impl Process {
         assert!(found.is_some(), "careservice did not write {needle:?} in {limit:?}; it wrote:\n{}", self.stderr());
     }
 
+    /// The port `serve` says it listens on, once it says so.
+    pub async fn serving_port(&mut self) -> u16 {
+        self.wait_for("CareService is serving on http://", Duration::from_secs(90)).await;
+        let text = self.stderr();
+        let after = text.split("CareService is serving on http://").nth(1).unwrap_or_default();
+        let address = after.split_whitespace().next().unwrap_or_default();
+        address.rsplit(':').next().and_then(|port| port.parse().ok()).expect("a port in the serving line")
+    }
+
     /// Sends `signal` (`INT`, `TERM`) as `kill -SIGNAL` would.
     pub fn signal(&self, signal: &str) {
         let sent = Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status();
