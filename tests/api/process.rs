@@ -47,7 +47,7 @@ impl Process {
 
     /// Waits until stderr holds `needle`; panics with what it wrote if it
     /// does not within `limit` or the process ends first.
-    pub async fn wait_for(&mut self, needle: &str, limit: Duration) {
+    pub async fn wait_for(&self, needle: &str, limit: Duration) {
         let found = eventually(limit, || {
             let found = self.stderr().contains(needle);
             async move { found }
@@ -57,7 +57,7 @@ impl Process {
     }
 
     /// The port `serve` says it listens on, once it says so.
-    pub async fn serving_port(&mut self) -> u16 {
+    pub async fn serving_port(&self) -> u16 {
         self.wait_for("CareService is serving on http://", Duration::from_secs(90)).await;
         let text = self.stderr();
         let after = text.split("CareService is serving on http://").nth(1).unwrap_or_default();
