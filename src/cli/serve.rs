@@ -1,5 +1,6 @@
 //! `careservice serve`: migrate, then serve until SIGINT or SIGTERM, draining
-//! in-flight requests, then stop the embedded cluster if this process started it.
+//! in-flight requests, then stop the embedded cluster if this process owns it
+//! (see `Database::open_as_owner`).
 
 use std::process::ExitCode;
 
@@ -36,7 +37,7 @@ pub fn server_settings(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<
 /// Runs the server.
 pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let settings = server_settings(global, args)?;
-    let database = Database::open(&global.database_source()).await?;
+    let database = Database::open_as_owner(&global.database_source()).await?;
     let outcome = serve_on(&settings, database.url()).await;
     database.close().await?;
     outcome
@@ -75,7 +76,8 @@ async fn serve_on(settings: &ServerSettings, database_url: &str) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
-/// `careservice worker`: runs due jobs until SIGINT or SIGTERM.
+/// `careservice worker`: runs due jobs until SIGINT or SIGTERM; it never
+/// stops the embedded cluster, which a server may be using.
 pub async fn worker(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let database = Database::open(&global.database_source()).await?;
     let pool = crate::tenancy::TenancyPool::new(database.url(), &PoolSettings::default())?;

@@ -4,7 +4,16 @@
 //!
 //! PostgreSQL refuses to run as root; run as root, the cluster belongs to the
 //! unprivileged `postgres` user that PostgreSQL's packages create.
+//!
+//! One process owns the cluster: the one holding an exclusive lock on
+//! `DATA_DIR/owner.lock` ([`EmbeddedCluster::try_own`]). Only the owner stops
+//! it. The kernel drops the lock when its holder dies, even by SIGKILL, while
+//! the postmaster (detached by `pg_ctl`) keeps running; the next process to
+//! take the lock adopts that postmaster and stops it when it exits. The
+//! lock's file descriptor is close-on-exec, so the postmaster never inherits it.
 
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -28,7 +37,13 @@ pub struct EmbeddedCluster {
     bin_dir: PathBuf,
     pgdata: PathBuf,
     socket_dir: PathBuf,
+    owner_lock: PathBuf,
     run_as: Option<nix::unistd::User>,
+}
+
+/// The right to stop the cluster, held until dropped (or the process dies).
+pub struct Ownership {
+    _lock: File,
 }
 
 impl EmbeddedCluster {
@@ -48,7 +63,13 @@ impl EmbeddedCluster {
         } else {
             None
         };
-        let cluster = Self { bin_dir, pgdata: data_dir.join("pgdata"), socket_dir: data_dir.join("run"), run_as };
+        let cluster = Self {
+            bin_dir,
+            pgdata: data_dir.join("pgdata"),
+            socket_dir: data_dir.join("run"),
+            owner_lock: data_dir.join("owner.lock"),
+            run_as,
+        };
         let socket = cluster.socket_dir.join(format!(".s.PGSQL.{SOCKET_PORT}"));
         if socket.as_os_str().len() > 100 {
             bail!(
@@ -59,19 +80,50 @@ impl EmbeddedCluster {
         Ok(cluster)
     }
 
+    /// Takes the ownership of the cluster, unless another live process holds
+    /// it. The lock file names the owner's process id, for a reader.
+    pub fn try_own(&self) -> anyhow::Result<Option<Ownership>> {
+        let mut lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&self.owner_lock)
+            .with_context(|| format!("cannot open {}", self.owner_lock.display()))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Ok(None),
+            Err(TryLockError::Error(error)) => {
+                return Err(error).with_context(|| format!("cannot lock {}", self.owner_lock.display()));
+            }
+        }
+        lock.set_len(0)?;
+        writeln!(lock, "{}", std::process::id())?;
+        Ok(Some(Ownership { _lock: lock }))
+    }
+
+    /// Whether the cluster's postmaster is running.
+    pub async fn is_running(&self) -> anyhow::Result<bool> {
+        Ok(self.pg_ctl(&["status"]).await?.status.success())
+    }
+
     /// Starts the cluster (creating it on first use). Returns false when it was
     /// already running, started by another careservice process.
     pub async fn ensure_running(&self) -> anyhow::Result<bool> {
         if !self.pgdata.join("PG_VERSION").exists() {
             self.init().await?;
         }
-        if self.pg_ctl(&["status"]).await?.status.success() {
+        if self.is_running().await? {
             return Ok(false);
         }
         let log = self.pgdata.join("server.log");
         let log = log.to_string_lossy();
         let output = self.pg_ctl(&["-l", &log, "-w", "-t", "60", "start"]).await?;
         if !output.status.success() {
+            // Another careservice process found it down at the same moment
+            // and started it first.
+            if self.is_running().await? {
+                return Ok(false);
+            }
             bail!(
                 "the embedded PostgreSQL did not start ({}); see {log}",
                 String::from_utf8_lossy(&output.stderr).trim()
@@ -126,8 +178,12 @@ impl EmbeddedCluster {
         Ok(())
     }
 
-    /// Stops the cluster, letting running queries finish quickly.
+    /// Stops the cluster, letting running queries finish quickly; a cluster
+    /// that is not running (stopped by hand) is left as it is.
     pub async fn stop(&self) -> anyhow::Result<()> {
+        if !self.is_running().await? {
+            return Ok(());
+        }
         let output = self.pg_ctl(&["-m", "fast", "-w", "stop"]).await?;
         if !output.status.success() {
             bail!("the embedded PostgreSQL did not stop: {}", String::from_utf8_lossy(&output.stderr).trim());

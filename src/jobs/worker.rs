@@ -3,6 +3,10 @@
 
 use std::time::Duration;
 
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+use uuid::Uuid;
+
 use super::queue::{self, Job};
 use crate::clock::SharedClock;
 use crate::payments::flow::Payments;
@@ -29,10 +33,12 @@ pub enum JobOutcome {
 pub async fn run_due_jobs(context: &JobContext) -> anyhow::Result<Vec<(Job, JobOutcome)>> {
     let (pool, clock) = (&context.pool, &context.clock);
     let now = clock.now();
+    let batch = Uuid::new_v4();
     let jobs = {
         let mut conn = pool.hq().await?;
-        queue::claim(&mut conn, now, 50).await?
+        queue::claim(&mut conn, now, 50, batch).await?
     };
+    let _heartbeat = Heartbeat::start(pool.clone(), batch, jobs.iter().map(|job| job.id).collect());
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
         let outcome = match run_one(context, &job).await {
@@ -41,7 +47,7 @@ pub async fn run_due_jobs(context: &JobContext) -> anyhow::Result<Vec<(Job, JobO
         };
         let mut conn = pool.hq().await?;
         match &outcome {
-            JobOutcome::Done => queue::finish(&mut conn, job.id, clock.now()).await?,
+            JobOutcome::Done => queue::finish(&mut conn, &job, clock.now()).await?,
             JobOutcome::Failed(error) => {
                 tracing::warn!(job.id = job.id, job.kind = %job.kind, %error, "job failed");
                 queue::fail(&mut conn, &job, error, clock.now()).await?;
@@ -50,6 +56,43 @@ pub async fn run_due_jobs(context: &JobContext) -> anyhow::Result<Vec<(Job, JobO
         outcomes.push((job, outcome));
     }
     Ok(outcomes)
+}
+
+/// Renews a batch's leases while the batch runs; dropping it (the batch is
+/// over, or its future was dropped) stops the renewals, and a process that
+/// dies takes it along, so its leases lapse.
+struct Heartbeat(Option<JoinHandle<()>>);
+
+impl Heartbeat {
+    fn start(pool: TenancyPool, batch: Uuid, ids: Vec<i64>) -> Self {
+        if ids.is_empty() {
+            return Self(None);
+        }
+        Self(Some(tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(queue::RENEW_EVERY);
+            ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            // The first tick is immediate, and the claim has just been made.
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                let renewed = async {
+                    let mut conn = pool.hq().await?;
+                    anyhow::Ok(queue::renew(&mut conn, batch, &ids).await?)
+                };
+                if let Err(error) = renewed.await {
+                    tracing::warn!(%error, jobs = ids.len(), "job leases could not be renewed");
+                }
+            }
+        })))
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
+    }
 }
 
 async fn run_one(context: &JobContext, job: &Job) -> anyhow::Result<()> {
