@@ -101,6 +101,9 @@ fn describe(probed: &Probed) -> String {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
+    // The server's warnings and errors go to stderr (RUST_LOG overrides):
+    // a failed answer counted here has its cause logged beside it.
+    careservice::telemetry::init("warn");
     let admin = std::env::var("BENCH_DATABASE_URL")?;
     let url = fresh_database(&admin, "careservice_bench_identity").await?;
     let pool = TenancyPool::new(&url, &PoolSettings::default())?;

@@ -85,6 +85,9 @@ async fn book(
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
+    // The server's warnings and errors go to stderr (RUST_LOG overrides):
+    // a failed answer counted here has its cause logged beside it.
+    careservice::telemetry::init("warn");
     let admin = std::env::var("BENCH_DATABASE_URL")?;
     let searches: usize = sized(200, 20);
     let bookings_per_client: usize = sized(50, 10);
