@@ -1,7 +1,10 @@
 //! Money benchmark: captures per second, each with its split, ledger
 //! transaction, outbox event and audit entry in one database transaction, in
 //! one territory and spread over 8; then the time to aggregate 100,000
-//! commission events into hq.
+//! commission events into hq. Every capture is checked: a failed one fails
+//! the run, and each round counts the payments the database holds as captured
+//! against the captures it timed. Needs BENCH_DATABASE_URL (a superuser) on a
+//! durable cluster (`scripts/bench-money`).
 
 mod common;
 
@@ -18,15 +21,13 @@ use careservice::tenancy::request::OnboardingRequest;
 use careservice::tenancy::templates::Steps;
 use careservice::tenancy::{TenancyPool, Territory};
 use chrono::Utc;
-use common::{fresh_database, percentile_ms, url_with};
+use common::{fresh_database, percentile_ms, sized, url_with};
 use diesel::sql_types::Uuid as SqlUuid;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use uuid::Uuid;
 
 const TERRITORIES: usize = 8;
-const CAPTURES: usize = 800;
 const CLIENTS: usize = 8;
-const EVENTS: usize = 100_000;
 
 #[derive(diesel::QueryableByName)]
 struct Id {
@@ -65,6 +66,19 @@ async fn seed(
     Ok(())
 }
 
+/// The payments of `territories` that the database holds as captured.
+async fn captured(pool: &TenancyPool, territories: &[Territory]) -> anyhow::Result<i64> {
+    let mut total = 0;
+    for territory in territories {
+        let mut conn = pool.territory(territory).await?;
+        total +=
+            diesel::dsl::sql::<diesel::sql_types::BigInt>("SELECT count(*) FROM payments WHERE status = 'captured'")
+                .get_result::<i64>(&mut *conn)
+                .await?;
+    }
+    Ok(total)
+}
+
 async fn booking_ids(pool: &TenancyPool, territory: &Territory) -> anyhow::Result<Vec<Uuid>> {
     let mut conn = pool.territory(territory).await?;
     let ids: Vec<Id> =
@@ -74,12 +88,16 @@ async fn booking_ids(pool: &TenancyPool, territory: &Territory) -> anyhow::Resul
 
 /// Captures `work` (territory, booking) with `CLIENTS` concurrent tasks;
 /// returns captures per second and the p50 and p95 of one capture in ms.
+/// Fails if a capture fails, or if `territories` do not hold exactly one more
+/// captured payment per capture afterwards.
 async fn capture_all(
     pool: &TenancyPool,
     payments: &Payments,
+    territories: &[Territory],
     work: Vec<(Territory, Uuid)>,
 ) -> anyhow::Result<(f64, f64, f64)> {
     let count = work.len();
+    let before = captured(pool, territories).await?;
     let queue = Arc::new(tokio::sync::Mutex::new(work));
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -102,6 +120,12 @@ async fn capture_all(
         latencies.extend(task.await??);
     }
     let rate = count as f64 / started.elapsed().as_secs_f64();
+    let after = captured(pool, territories).await?;
+    anyhow::ensure!(
+        usize::try_from(after - before) == Ok(count),
+        "{count} captures timed, but {} payments captured in the database",
+        after - before
+    );
     latencies.sort();
     Ok((rate, percentile_ms(&latencies, 0.5), percentile_ms(&latencies, 0.95)))
 }
@@ -109,6 +133,8 @@ async fn capture_all(
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let admin = std::env::var("BENCH_DATABASE_URL")?;
+    let captures: usize = sized(800, 80);
+    let events: usize = sized(100_000, 8_000);
     let url = fresh_database(&admin, "careservice_bench_money").await?;
     let mut superuser =
         AsyncPgConnection::establish(&url_with(&admin, "careservice_bench_money", "postgres", "")).await?;
@@ -123,27 +149,32 @@ async fn main() -> anyhow::Result<()> {
     let payments = Payments::simulated(b"bench");
 
     // One territory takes every capture.
-    seed(&mut superuser, &territories[0], CAPTURES, 0).await?;
+    seed(&mut superuser, &territories[0], captures, 0).await?;
     let work = booking_ids(&pool, &territories[0]).await?.into_iter().map(|id| (territories[0].clone(), id)).collect();
-    let (one, one_p50, one_p95) = capture_all(&pool, &payments, work).await?;
+    let (one, one_p50, one_p95) = capture_all(&pool, &payments, &territories[..1], work).await?;
 
     // The same number spread over the other 7 territories and the first
     // (whose bookings are used up, so it gets new ones).
-    let per = CAPTURES / TERRITORIES;
+    let per = captures / TERRITORIES;
     let mut work = Vec::new();
     for territory in &territories {
-        seed(&mut superuser, territory, per, CAPTURES).await?;
+        seed(&mut superuser, territory, per, captures).await?;
         let ids = booking_ids(&pool, territory).await?;
         work.extend(ids.into_iter().take(per).map(|id| (territory.clone(), id)));
     }
-    let (spread, spread_p50, spread_p95) = capture_all(&pool, &payments, work).await?;
-    println!("captures (split, ledger, outbox, audit in one transaction), {CLIENTS} concurrent clients:");
-    println!("  one territory:      {one:.0}/s, p50 {one_p50:.1} ms, p95 {one_p95:.1} ms");
-    println!("  {TERRITORIES} territories:      {spread:.0}/s, p50 {spread_p50:.1} ms, p95 {spread_p95:.1} ms");
+    let spread_count = work.len();
+    let (spread, spread_p50, spread_p95) = capture_all(&pool, &payments, &territories, work).await?;
+    println!(
+        "captures (split, ledger, outbox, audit in one transaction), {CLIENTS} concurrent clients, each checked (0 failed):"
+    );
+    println!("  {captures} in one territory:   {one:.0}/s, p50 {one_p50:.1} ms, p95 {one_p95:.1} ms");
+    println!(
+        "  {spread_count} over {TERRITORIES} territories: {spread:.0}/s, p50 {spread_p50:.1} ms, p95 {spread_p95:.1} ms"
+    );
     println!("  ratio 8 territories / one: {:.2}", spread / one);
 
     // 100,000 commission events, spread over the territories' outboxes.
-    let events_per = EVENTS / TERRITORIES;
+    let events_per = events / TERRITORIES;
     for territory in &territories {
         superuser
             .batch_execute(&format!(
@@ -164,7 +195,7 @@ async fn main() -> anyhow::Result<()> {
     let elapsed = started.elapsed();
     println!(
         "aggregation: {moved} commission events (incl. {} from the captures) drained into hq in {:.2} s ({:.0} events/s)",
-        moved.saturating_sub(EVENTS),
+        moved.saturating_sub(events_per * TERRITORIES),
         elapsed.as_secs_f64(),
         moved as f64 / elapsed.as_secs_f64()
     );
@@ -175,5 +206,7 @@ async fn main() -> anyhow::Result<()> {
     .get_result(&mut *hq)
     .await?;
     anyhow::ensure!(counted as usize == moved, "hq counted {counted} events of {moved}");
+    let expected = events_per * TERRITORIES + captures + spread_count;
+    anyhow::ensure!(moved == expected, "drained {moved} commission events, expected {expected}");
     Ok(())
 }

@@ -1,7 +1,11 @@
 //! Scheduling benchmark (run by `scripts/bench-scheduling`): slot search for
 //! one service with 50 pros over 30 days, each with a working week and
 //! existing bookings; and bookings created per second by 8 concurrent
-//! clients on distinct slots. Needs BENCH_DATABASE_URL (a superuser).
+//! clients on distinct slots. Every timed answer is checked: a slot search
+//! must list start times, a booking must come back as the booking asked for;
+//! a failure alone fails the run, and among concurrent clients a refused slot
+//! (409) and any other failure are counted apart and left out of the rate.
+//! Needs BENCH_DATABASE_URL (a superuser).
 
 mod common;
 
@@ -18,19 +22,75 @@ use careservice::tenancy::provision::provision;
 use careservice::tenancy::request::OnboardingRequest;
 use careservice::tenancy::templates::Steps;
 use chrono::{Datelike, NaiveTime, TimeZone, Utc};
-use common::{fresh_database, percentile_ms, url_with};
+use common::{fresh_database, percentile_ms, sized, url_with};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 
 const PROS: usize = 50;
 const DAYS: i64 = 30;
-const SEARCHES: usize = 200;
 const CLIENTS: usize = 8;
-const BOOKINGS_PER_CLIENT: usize = 50;
 const PASSWORD: &str = "fiets-kaas-molen-regen";
+
+/// How a booking request ended.
+enum Booked {
+    /// 201 with the booking asked for.
+    Created,
+    /// 409: the slot was taken or no pro was free for it.
+    Refused,
+    /// Anything else: another status, a body that is not the booking, no answer.
+    Failed(String),
+}
+
+/// One POST /api/v1/bookings for `start`, timed by the caller; checks that a
+/// 201 carries a booking of the service at that start.
+async fn book(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    key: &str,
+    start: &chrono::DateTime<chrono_tz::Tz>,
+) -> Booked {
+    let body = serde_json::json!({ "service": "personal-care", "start": start.to_rfc3339(),
+                                   "postcode": "1011 AB", "address": "Damrak 1" });
+    let sent = client
+        .post(format!("{base}/api/v1/bookings"))
+        .header("host", "amsterdam.localhost")
+        .header("idempotency-key", key)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await;
+    let response = match sent {
+        Ok(response) => response,
+        Err(error) => return Booked::Failed(error.to_string()),
+    };
+    let status = response.status();
+    if status == reqwest::StatusCode::CONFLICT {
+        return Booked::Refused;
+    }
+    let answer: serde_json::Value = match response.json().await {
+        Ok(answer) => answer,
+        Err(error) => return Booked::Failed(format!("{status}: {error}")),
+    };
+    let starts_at = answer["starts_at"].as_str().and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok());
+    if status == reqwest::StatusCode::CREATED
+        && answer["service_code"] == "personal-care"
+        && answer["id"].is_string()
+        && starts_at.is_some_and(|at| at == *start)
+    {
+        Booked::Created
+    } else {
+        Booked::Failed(format!("{status}: {answer}"))
+    }
+}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
+    // The server's warnings and errors go to stderr (RUST_LOG overrides):
+    // a failed answer counted here has its cause logged beside it.
+    careservice::telemetry::init("warn");
     let admin = std::env::var("BENCH_DATABASE_URL")?;
+    let searches: usize = sized(200, 20);
+    let bookings_per_client: usize = sized(50, 10);
     let url = fresh_database(&admin, "careservice_bench_scheduling").await?;
     let mut superuser =
         AsyncPgConnection::establish(&url_with(&admin, "careservice_bench_scheduling", "postgres", "")).await?;
@@ -94,21 +154,23 @@ async fn main() -> anyhow::Result<()> {
     let from = today.succ_opt().unwrap_or(today);
     let to = from + chrono::Duration::days(DAYS - 1);
     let search_url = format!("{base}/api/v1/slots?service=personal-care&from={from}&to={to}");
-    let mut latencies = Vec::with_capacity(SEARCHES);
+    let mut latencies = Vec::with_capacity(searches);
     let mut slots = 0;
-    for index in 0..SEARCHES + 10 {
+    for index in 0..searches + 10 {
         let started = Instant::now();
         let response = client.get(&search_url).header("host", "amsterdam.localhost").send().await?;
-        anyhow::ensure!(response.status().is_success(), "slot search failed: {}", response.status());
+        anyhow::ensure!(response.status() == reqwest::StatusCode::OK, "slot search failed: {}", response.status());
         let body: serde_json::Value = response.json().await?;
         if index >= 10 {
             latencies.push(started.elapsed());
         }
-        slots = body["slots"].as_array().map_or(0, Vec::len);
+        let listed = body["slots"].as_array().map_or(0, Vec::len);
+        anyhow::ensure!(listed > 0 && (slots == 0 || listed == slots), "slot search listed {listed} start times");
+        slots = listed;
     }
     latencies.sort();
     println!(
-        "slot search, 1 service, {PROS} pros, {DAYS} days ({slots} start times): p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms over {SEARCHES} requests (goal p95 <= 20 ms)",
+        "slot search, 1 service, {PROS} pros, {DAYS} days ({slots} start times): p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms over {searches} checked requests (goal p95 <= 20 ms)",
         percentile_ms(&latencies, 0.5),
         percentile_ms(&latencies, 0.95),
         percentile_ms(&latencies, 1.0)
@@ -118,15 +180,16 @@ async fn main() -> anyhow::Result<()> {
     let mut tokens = Vec::new();
     for index in 0..CLIENTS {
         let body = serde_json::json!({ "email": format!("klant{index}@bench.nl"), "password": PASSWORD });
-        let signed: serde_json::Value = client
+        let response = client
             .post(format!("{base}/api/v1/auth/sign-in"))
             .header("host", "amsterdam.localhost")
             .json(&body)
             .send()
-            .await?
-            .json()
             .await?;
-        tokens.push(signed["token"].as_str().unwrap_or_default().to_owned());
+        anyhow::ensure!(response.status() == reqwest::StatusCode::OK, "sign-in failed: {}", response.status());
+        let signed: serde_json::Value = response.json().await?;
+        let token = signed["token"].as_str().filter(|token| !token.is_empty());
+        tokens.push(token.ok_or_else(|| anyhow::anyhow!("sign-in answered without a token"))?.to_owned());
     }
     let weekdays: Vec<chrono::NaiveDate> =
         (0..DAYS).map(|d| from + chrono::Duration::days(d)).filter(|d| d.weekday().number_from_monday() <= 5).collect();
@@ -135,24 +198,23 @@ async fn main() -> anyhow::Result<()> {
     for n in 0..20 {
         let day = weekdays[weekdays.len() - 1 - n % 5];
         let time = NaiveTime::from_hms_opt(17, 0, 0).unwrap_or_default();
-        let Some(start) = zone.from_local_datetime(&day.and_time(time)).single() else { continue };
-        let body = serde_json::json!({ "service": "personal-care", "start": start.to_rfc3339(), "postcode": "1011 AB", "address": "Damrak 1" });
+        let start = zone
+            .from_local_datetime(&day.and_time(time))
+            .single()
+            .ok_or_else(|| anyhow::anyhow!("{day} 17:00 is not one local time"))?;
         let began = Instant::now();
-        let _ = client
-            .post(format!("{base}/api/v1/bookings"))
-            .header("host", "amsterdam.localhost")
-            .header("idempotency-key", format!("alone-{n}"))
-            .bearer_auth(&tokens[0])
-            .json(&body)
-            .send()
-            .await?;
-        alone.push(began.elapsed());
+        match book(&client, &base, &tokens[0], &format!("alone-{n}"), &start).await {
+            Booked::Created => alone.push(began.elapsed()),
+            Booked::Refused => anyhow::bail!("a booking alone at {start} was refused"),
+            Booked::Failed(why) => anyhow::bail!("a booking alone at {start} failed: {why}"),
+        }
     }
     alone.sort();
     println!(
-        "one booking at a time: p50 {:.1} ms, p95 {:.1} ms",
+        "one booking at a time: p50 {:.1} ms, p95 {:.1} ms over {} checked bookings",
         percentile_ms(&alone, 0.5),
-        percentile_ms(&alone, 0.95)
+        percentile_ms(&alone, 0.95),
+        alone.len()
     );
     let weekdays = Arc::new(weekdays);
     let started = Instant::now();
@@ -162,43 +224,52 @@ async fn main() -> anyhow::Result<()> {
         .map(|(index, token)| {
             let (client, base, weekdays) = (client.clone(), base.clone(), Arc::clone(&weekdays));
             tokio::spawn(async move {
-                let mut created = 0;
-                let mut refused = 0;
-                for n in 0..BOOKINGS_PER_CLIENT {
+                let mut tally = Tally::default();
+                for n in 0..bookings_per_client {
                     let day = weekdays[n % weekdays.len()];
                     let minutes = 8 * 60 + 15 * u32::try_from(index + CLIENTS * (n / weekdays.len())).unwrap_or(0);
-                    let Some(time) = NaiveTime::from_hms_opt(minutes / 60 % 24, minutes % 60, 0) else { continue };
-                    let Some(start) = zone.from_local_datetime(&day.and_time(time)).single() else { continue };
-                    let body = serde_json::json!({ "service": "personal-care", "start": start.to_rfc3339(),
-                                                   "postcode": "1011 AB", "address": "Damrak 1" });
-                    let response = client
-                        .post(format!("{base}/api/v1/bookings"))
-                        .header("host", "amsterdam.localhost")
-                        .header("idempotency-key", format!("bench-{index}-{n}"))
-                        .bearer_auth(&token)
-                        .json(&body)
-                        .send()
-                        .await;
-                    match response.map(|r| r.status().as_u16()) {
-                        Ok(201) => created += 1,
-                        _ => refused += 1,
+                    let start = NaiveTime::from_hms_opt(minutes / 60 % 24, minutes % 60, 0)
+                        .and_then(|time| zone.from_local_datetime(&day.and_time(time)).single());
+                    let Some(start) = start else {
+                        tally.failed.push(format!("no single local time for {day} + {minutes} minutes"));
+                        continue;
+                    };
+                    match book(&client, &base, &token, &format!("bench-{index}-{n}"), &start).await {
+                        Booked::Created => tally.created += 1,
+                        Booked::Refused => tally.refused += 1,
+                        Booked::Failed(why) => tally.failed.push(why),
                     }
                 }
-                (created, refused)
+                tally
             })
         })
         .collect();
-    let (mut created, mut refused) = (0, 0);
+    let mut all = Tally::default();
     for task in tasks {
-        let (c, r) = task.await.unwrap_or((0, 0));
-        created += c;
-        refused += r;
+        let tally = task.await?;
+        all.created += tally.created;
+        all.refused += tally.refused;
+        all.failed.extend(tally.failed);
     }
     let elapsed = started.elapsed();
     println!(
-        "bookings, {CLIENTS} concurrent clients on distinct slots: {created} created ({refused} refused) in {:.2} s = {:.0} bookings/s",
+        "bookings, {CLIENTS} concurrent clients on distinct slots: {} created and checked, {} refused (409), {} failed, in {:.2} s = {:.0} bookings/s",
+        all.created,
+        all.refused,
+        all.failed.len(),
         elapsed.as_secs_f64(),
-        f64::from(created) / elapsed.as_secs_f64()
+        f64::from(all.created) / elapsed.as_secs_f64()
     );
+    for why in all.failed.iter().take(5) {
+        println!("  failed: {why}");
+    }
     Ok(())
+}
+
+/// What one concurrent client's bookings came to.
+#[derive(Default)]
+struct Tally {
+    created: u32,
+    refused: u32,
+    failed: Vec<String>,
 }

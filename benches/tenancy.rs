@@ -1,7 +1,12 @@
 //! Tenancy benchmarks (run by `scripts/bench-tenancy`): onboarding time,
 //! no-op and real tenant migrations over 1,000 territories, and the overhead of
 //! the territory-bound connection as ratios to a plain pooled connection
-//! measured in the same run. Needs BENCH_DATABASE_URL (a superuser).
+//! measured in the same run. The plain connection logs in as a role with
+//! ordinary grants (no superuser, so it pays the permission checks too); every
+//! read is checked, rates count only reads that succeeded and divide by the
+//! time taken, and any failure fails the run. Needs BENCH_DATABASE_URL (a
+//! superuser). Leaves the database and the plain role in place for the pgbench
+//! runs of `scripts/bench-tenancy`.
 
 mod common;
 
@@ -17,16 +22,16 @@ use careservice::tenancy::provision::{NewTerritory, provision};
 use careservice::tenancy::settings::{Locale, TimeZone};
 use careservice::tenancy::templates::Steps;
 use careservice::tenancy::{TenancyPool, Territory, TerritorySlug};
-use common::{fresh_database, percentile_ms, url_with};
+use common::{fresh_database, percentile_ms, sized, url_with};
 use diesel::prelude::*;
 use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
-use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 
-const TERRITORIES: usize = 1000;
-const FIRST: usize = 200;
 const CONCURRENCY: usize = 8;
-const WINDOW: Duration = Duration::from_secs(4);
+/// The login role of the plain baseline: granted USAGE on every territory's
+/// schema and SELECT on its settings table, nothing else.
+const PLAIN_ROLE: &str = "cs_bench_plain";
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
@@ -35,15 +40,17 @@ fn ms(d: Duration) -> f64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let admin = std::env::var("BENCH_DATABASE_URL")?;
+    let (territory_count, first_count): (usize, usize) = sized((1000, 200), (20, 10));
+    let window = sized(Duration::from_secs(4), Duration::from_secs(1));
     let url = fresh_database(&admin, "careservice_bench").await?;
     let pool = TenancyPool::new(&url, &PoolSettings { max_size: CONCURRENCY, ..PoolSettings::default() })?;
     let steps = Steps::embedded()?;
 
     // 1. Onboarding.
-    let mut territories = Vec::with_capacity(TERRITORIES);
-    let mut timings = Vec::with_capacity(TERRITORIES);
+    let mut territories = Vec::with_capacity(territory_count);
+    let mut timings = Vec::with_capacity(territory_count);
     let started = Instant::now();
-    for index in 0..TERRITORIES {
+    for index in 0..territory_count {
         let new = NewTerritory {
             slug: TerritorySlug::parse(&format!("bench-{index:04}"))?,
             name: format!("Bench {index}"),
@@ -58,17 +65,17 @@ async fn main() -> anyhow::Result<()> {
         timings.push(one.elapsed());
     }
     let total = started.elapsed();
-    let mut first: Vec<_> = timings[..FIRST].to_vec();
+    let mut first: Vec<_> = timings[..first_count].to_vec();
     first.sort();
     let mut all = timings.clone();
     all.sort();
     println!(
-        "onboarding, first {FIRST}: p50 {:.1} ms, p95 {:.1} ms (goal p95 <= 250 ms)",
+        "onboarding, first {first_count}: p50 {:.1} ms, p95 {:.1} ms (goal p95 <= 250 ms)",
         percentile_ms(&first, 0.5),
         percentile_ms(&first, 0.95)
     );
     println!(
-        "onboarding, all {TERRITORIES}: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms, total {:.1} s",
+        "onboarding, all {territory_count}: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms, total {:.1} s",
         percentile_ms(&all, 0.5),
         percentile_ms(&all, 0.95),
         ms(*all.last().unwrap_or(&Duration::ZERO)),
@@ -85,7 +92,7 @@ async fn main() -> anyhow::Result<()> {
     let noop = noop.elapsed();
     anyhow::ensure!(output.status.success(), "no-op migrate failed: {}", String::from_utf8_lossy(&output.stderr));
     println!(
-        "no-op `territory migrate --all`, {TERRITORIES} territories: {:.0} ms wall, whole process (goal <= 2000 ms) [{}]",
+        "no-op `territory migrate --all`, {territory_count} territories: {:.0} ms wall, whole process (goal <= 2000 ms) [{}]",
         ms(noop),
         String::from_utf8_lossy(&output.stdout).trim()
     );
@@ -107,19 +114,33 @@ async fn main() -> anyhow::Result<()> {
         real.as_secs_f64()
     );
 
-    // 4. Overhead of the territory-bound connection.
-    let plain_url = url_with(
+    // 4. Overhead of the territory-bound connection, against a plain pooled
+    // connection that logs in as an ordinary role with its search_path preset.
+    let mut superuser = AsyncPgConnection::establish(&url_with(&admin, "careservice_bench", "postgres", "")).await?;
+    superuser
+        .batch_execute(&format!(
+            "DO $$ BEGIN
+               IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PLAIN_ROLE}') THEN
+                 CREATE ROLE {PLAIN_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
+               END IF;
+             END $$;
+             DO $$ DECLARE schema text; BEGIN
+               FOR schema IN SELECT schema_name FROM hq.territories LOOP
+                 EXECUTE format('GRANT USAGE ON SCHEMA %I TO {PLAIN_ROLE}; GRANT SELECT ON %I.settings TO {PLAIN_ROLE}',
+                                schema, schema);
+               END LOOP;
+             END $$;"
+        ))
+        .await?;
+    let plain = simple_pool(url_with(
         &admin,
         "careservice_bench",
-        "postgres",
+        PLAIN_ROLE,
         &format!("&options=-csearch_path%3D{}", territories[0].schema_name),
-    );
-    let plain: Pool<AsyncPgConnection> = {
-        let mut config = ManagerConfig::default();
-        config.recycling_method = RecyclingMethod::Fast;
-        let manager = AsyncDieselConnectionManager::new_with_config(plain_url, config);
-        Pool::builder(manager).max_size(CONCURRENCY).build()?
-    };
+    ))?;
+    // The naive pattern runs as the application's own login role, which may
+    // become any territory's role, as the bound pool does.
+    let application = simple_pool(url.clone())?;
     let territories = Arc::new(territories);
     let mut plain_runs = Vec::new();
     let mut same_runs = Vec::new();
@@ -128,67 +149,67 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..2 {
         let p = plain.clone();
         plain_runs.push(
-            run(move |_| {
+            run(window, move |_| {
                 let plain = p.clone();
                 async move {
                     let mut conn = plain.get().await?;
-                    settings::table.select(settings::currency).first::<String>(&mut conn).await?;
-                    Ok(())
+                    check_currency(settings::table.select(settings::currency).first::<String>(&mut conn).await?)
                 }
             })
-            .await,
+            .await?,
         );
         let (p, t) = (pool.clone(), Arc::clone(&territories));
         same_runs.push(
-            run(move |_| {
+            run(window, move |_| {
                 let pool = p.clone();
                 let t = Arc::clone(&t);
                 async move {
                     let mut conn = pool.territory(&t[0]).await?;
-                    settings::table.select(settings::currency).first::<String>(&mut *conn).await?;
-                    Ok(())
+                    check_currency(settings::table.select(settings::currency).first::<String>(&mut *conn).await?)
                 }
             })
-            .await,
+            .await?,
         );
         let (p, t) = (pool.clone(), Arc::clone(&territories));
         round_runs.push(
-            run(move |i| {
+            run(window, move |i| {
                 let pool = p.clone();
                 let t = Arc::clone(&t);
                 async move {
                     let mut conn = pool.territory(&t[i % t.len()]).await?;
-                    settings::table.select(settings::currency).first::<String>(&mut *conn).await?;
-                    Ok(())
+                    check_currency(settings::table.select(settings::currency).first::<String>(&mut *conn).await?)
                 }
             })
-            .await,
+            .await?,
         );
-        let (p, t) = (plain.clone(), Arc::clone(&territories));
+        let (p, t) = (application.clone(), Arc::clone(&territories));
         naive_runs.push(
-            run(move |i| {
-                let plain = p.clone();
+            run(window, move |i| {
+                let application = p.clone();
                 let t = Arc::clone(&t);
                 async move {
                     let territory: &Territory = &t[i % t.len()];
-                    let mut conn = plain.get().await?;
+                    let mut conn = application.get().await?;
                     naive_query(&mut conn, territory).await
                 }
             })
-            .await,
+            .await?,
         );
     }
     let mean = |runs: &[f64]| runs.iter().sum::<f64>() / runs.len() as f64;
     let base = mean(&plain_runs);
-    println!("tenancy overhead, {CONCURRENCY} concurrent clients, {}s windows x2, one-row read:", WINDOW.as_secs());
-    println!("  plain pooled connection, no binding:     {:>8.0} queries/s", base);
+    println!(
+        "tenancy overhead, {CONCURRENCY} concurrent clients, {}s windows x2, one-row read, every answer checked (any failure fails the run):",
+        window.as_secs()
+    );
+    println!("  plain pooled connection as {PLAIN_ROLE}, no binding: {:>8.0} queries/s", base);
     println!(
         "  (a) bound, always the same territory:    {:>8.0} queries/s  ratio {:.2} (goal >= 0.9)",
         mean(&same_runs),
         mean(&same_runs) / base
     );
     println!(
-        "  (b) bound, round-robin {TERRITORIES} territories: {:>8.0} queries/s  ratio {:.2} (goal >= 0.5)",
+        "  (b) bound, round-robin {territory_count} territories: {:>8.0} queries/s  ratio {:.2} (goal >= 0.5)",
         mean(&round_runs),
         mean(&round_runs) / base
     );
@@ -197,6 +218,20 @@ async fn main() -> anyhow::Result<()> {
         mean(&naive_runs),
         mean(&naive_runs) / base
     );
+    Ok(())
+}
+
+/// A pool of plain connections to `url`, reset cheaply between checkouts.
+fn simple_pool(url: String) -> anyhow::Result<Pool<AsyncPgConnection>> {
+    let mut config = ManagerConfig::default();
+    config.recycling_method = RecyclingMethod::Fast;
+    let manager = AsyncDieselConnectionManager::new_with_config(url, config);
+    Ok(Pool::builder(manager).max_size(CONCURRENCY).build()?)
+}
+
+/// The check on every read: a territory's settings say EUR.
+fn check_currency(currency: String) -> anyhow::Result<()> {
+    anyhow::ensure!(currency == "EUR", "settings read back currency {currency:?}");
     Ok(())
 }
 
@@ -211,36 +246,39 @@ async fn naive_query(conn: &mut AsyncPgConnection, territory: &Territory) -> any
     ))
     .execute(conn)
     .await?;
-    settings::table.select(settings::currency).first::<String>(conn).await?;
+    let currency = settings::table.select(settings::currency).first::<String>(conn).await?;
     conn.batch_execute("COMMIT").await?;
-    Ok(())
+    check_currency(currency)
 }
 
-/// Queries per second of `query` from CONCURRENCY clients over WINDOW.
-async fn run<F, Fut>(query: F) -> f64
+/// Checked queries per second of `query` from CONCURRENCY clients that start
+/// queries for `window`: only queries that succeeded are counted, divided by
+/// the time until the last client's last query ended. A failure fails the run.
+async fn run<F, Fut>(window: Duration, query: F) -> anyhow::Result<f64>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static + Clone,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
 {
-    let counter = Arc::new(AtomicUsize::new(0));
-    let deadline = Instant::now() + WINDOW;
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let deadline = started + window;
     let clients: Vec<_> = (0..CONCURRENCY)
         .map(|_| {
             let query = query.clone();
-            let counter = Arc::clone(&counter);
+            let next = Arc::clone(&next);
             tokio::spawn(async move {
+                let mut succeeded = 0_usize;
                 while Instant::now() < deadline {
-                    let i = counter.fetch_add(1, Ordering::Relaxed);
-                    if let Err(error) = query(i).await {
-                        eprintln!("query failed: {error}");
-                        return;
-                    }
+                    query(next.fetch_add(1, Ordering::Relaxed)).await?;
+                    succeeded += 1;
                 }
+                anyhow::Ok(succeeded)
             })
         })
         .collect();
+    let mut succeeded = 0;
     for client in clients {
-        let _ = client.await;
+        succeeded += client.await??;
     }
-    AtomicUsize::load(&counter, Ordering::Relaxed) as f64 / WINDOW.as_secs_f64()
+    Ok(succeeded as f64 / started.elapsed().as_secs_f64())
 }

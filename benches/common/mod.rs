@@ -1,5 +1,6 @@
 //! What the benchmarks share: URLs on the benchmark's server, a fresh
-//! migrated database, percentiles.
+//! migrated database, percentiles, and the quick mode that checks a benchmark
+//! without measuring it.
 
 use std::time::Duration;
 
@@ -41,4 +42,15 @@ pub fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
         return f64::NAN;
     }
     sorted[((sorted.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1000.0
+}
+
+/// Whether `BENCH_QUICK=1` asked for a quick run: small sizes and short
+/// windows, to check that the benchmark works, not to measure.
+pub fn quick() -> bool {
+    std::env::var("BENCH_QUICK").is_ok_and(|value| value == "1")
+}
+
+/// `full` in a real run, `small` in a quick one.
+pub fn sized<T>(full: T, small: T) -> T {
+    if quick() { small } else { full }
 }

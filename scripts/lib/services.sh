@@ -42,11 +42,19 @@ _pg_as_owner() {
   fi
 }
 
-# pg_start_private DIR: a throwaway cluster in DIR, on a Unix socket in DIR
-# only (no TCP port, so it never collides with another server). Tuned for
-# tests: durability off. Exports PGHOST, PGPORT, PGUSER, PG_BIN_DIR and TEST_DATABASE_URL.
+# pg_start_private DIR [durable]: a throwaway cluster in DIR, on a Unix socket
+# in DIR only (no TCP port, so it never collides with another server). Tuned
+# for tests: durability off (fsync, synchronous_commit, full_page_writes), unless
+# the second argument is "durable", which keeps all three on as a real server
+# runs; benchmarks that time commits need that. Exports PGHOST, PGPORT, PGUSER,
+# PG_BIN_DIR and TEST_DATABASE_URL.
 pg_start_private() {
-  local dir=$1 bin
+  local dir=$1 durable=off bin
+  case "${2:-}" in
+    "") ;;
+    durable) durable=on ;;
+    *) echo "pg_start_private: unknown mode '$2' (only 'durable')" >&2; return 1 ;;
+  esac
   bin=$(pg_bin_dir) || return 1
   mkdir -p "$dir"
   chmod 755 "$dir"
@@ -62,9 +70,9 @@ unix_socket_directories = '$dir'
 port = 5432
 max_connections = 300
 shared_buffers = 256MB
-fsync = off
-synchronous_commit = off
-full_page_writes = off
+fsync = $durable
+synchronous_commit = $durable
+full_page_writes = $durable
 max_locks_per_transaction = 256
 log_min_messages = warning
 CONF
