@@ -124,9 +124,14 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: &NewBooking) -> diesel::Q
     .await
 }
 
-/// Whether a database error is the exclusion constraint refusing an overlap.
+/// Whether the database refused a booking for clashing with another: the
+/// exclusion constraint, or the deadlock that two concurrent clashing inserts
+/// run into (each waits for the other's uncommitted row, and PostgreSQL
+/// aborts one of them while the other goes on). diesel does not expose the
+/// SQLSTATE (23P01, 40P01), so the texts are matched.
 pub fn is_overlap(error: &diesel::result::Error) -> bool {
-    matches!(error, diesel::result::Error::DatabaseError(_, info) if info.message().contains("exclusion constraint"))
+    matches!(error, diesel::result::Error::DatabaseError(_, info)
+        if info.message().contains("exclusion constraint") || info.message() == "deadlock detected")
 }
 
 /// One booking.

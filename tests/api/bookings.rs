@@ -617,6 +617,17 @@ async fn concurrent_requests_for_overlapping_starts_are_each_booked_or_refused_n
             zone.from_local_datetime(&day.and_time(time)).single().unwrap().to_rfc3339()
         })
         .collect();
+    // A server of its own with a pool as large as in production, so that
+    // as many inserts clash at once as would there.
+    let settings = ServerSettings {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        clock: s.clock.clone(),
+        run_worker: false,
+        ..ServerSettings::default()
+    };
+    let server = careservice::startup::Application::build(&settings, &s.app.db.url).await.unwrap();
+    let address = format!("http://127.0.0.1:{}", server.port());
+    tokio::spawn(server.run_until_stopped());
     let s = Arc::new(s);
     let tasks: Vec<_> = starts
         .iter()
@@ -624,8 +635,19 @@ async fn concurrent_requests_for_overlapping_starts_are_each_booked_or_refused_n
         .map(|(index, start)| {
             let s = Arc::clone(&s);
             let body = request(start);
+            let url = format!("{address}/api/v1/bookings");
             tokio::spawn(async move {
-                let answer = book(&s, &s.customer, &format!("overlap-{index}"), &body).await;
+                let answer = s
+                    .app
+                    .client
+                    .post(url)
+                    .header(reqwest::header::HOST, HOST)
+                    .header("idempotency-key", format!("overlap-{index}"))
+                    .bearer_auth(&s.customer)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
                 let status = answer.status().as_u16();
                 (status, answer.text().await.unwrap())
             })
