@@ -20,7 +20,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::bookings::{HOST, PASSWORD, Scene, at_ten, book, populate, request, scene};
-use crate::helpers::{fresh_database, spawn_app_on};
+use crate::helpers::{assert_holds_none, fresh_database, spawn_app_on};
 
 async fn json_of(response: reqwest::Response) -> Value {
     response.json().await.unwrap()
@@ -476,6 +476,7 @@ async fn consent_is_append_only_and_its_state_is_read_by_the_account_and_its_fra
     .await;
     assert_eq!(seen["consents"].as_array().unwrap().len(), 1);
     assert_eq!(seen["consents"][0]["given"], false);
+    let pseudonym = seen["consents"][0]["account_id"].as_str().unwrap().to_owned();
     let elsewhere = json_of(
         s.app
             .call(
@@ -489,25 +490,34 @@ async fn consent_is_append_only_and_its_state_is_read_by_the_account_and_its_fra
     )
     .await;
     assert_eq!(elsewhere["consents"], json!([]));
-    assert_eq!(
-        s.app
-            .call(Method::GET, HOST, "/api/v1/territory/consents?purpose=marketing", None, Some(&s.customer))
-            .await
-            .status(),
-        403
-    );
+    let by_customer =
+        s.app.call(Method::GET, HOST, "/api/v1/territory/consents?purpose=marketing", None, Some(&s.customer)).await;
+    assert_eq!(by_customer.status(), 403);
+    assert_holds_none("a customer's consent list", &by_customer.text().await.unwrap(), &[&pseudonym, "2026-11"]);
     // Another territory's franchisee on this host is refused.
-    assert_eq!(
-        s.app
-            .call(Method::GET, HOST, "/api/v1/territory/consents?purpose=marketing", None, Some(&utrecht.franchisee))
-            .await
-            .status(),
-        403
-    );
+    let by_stranger = s
+        .app
+        .call(Method::GET, HOST, "/api/v1/territory/consents?purpose=marketing", None, Some(&utrecht.franchisee))
+        .await;
+    assert_eq!(by_stranger.status(), 403);
+    assert_holds_none("another franchisee's consent list", &by_stranger.text().await.unwrap(), &[
+        &pseudonym, "2026-11",
+    ]);
 
+    // HQ's role may only read and add consents...
     let mut conn = s.app.pool.hq().await.unwrap();
-    assert!(conn.batch_execute("UPDATE hq.consents SET given = true").await.is_err());
-    assert!(conn.batch_execute("DELETE FROM hq.consents").await.is_err());
+    for statement in ["UPDATE hq.consents SET given = true", "DELETE FROM hq.consents", "TRUNCATE hq.consents"] {
+        let error = conn.batch_execute(statement).await.expect_err(statement).to_string();
+        assert!(error.contains("permission denied"), "{statement}: {error}");
+    }
+    // ...and the triggers refuse even the owner, who holds every right (the
+    // two rows recorded above give the row triggers something to fire on).
+    let mut owner = s.app.db.admin().await;
+    owner.batch_execute("SET ROLE careservice_owner").await.unwrap();
+    for statement in ["UPDATE hq.consents SET given = true", "DELETE FROM hq.consents", "TRUNCATE hq.consents"] {
+        let error = owner.batch_execute(statement).await.expect_err(statement).to_string();
+        assert!(error.contains("consents is insert-only"), "{statement} as the owner: {error}");
+    }
 }
 
 #[tokio::test]
@@ -528,13 +538,45 @@ async fn a_territory_export_holds_nothing_of_other_territories_and_hq_reports_no
             && !text.contains("Oudegracht")
             && !text.contains(&utrecht.pro_id)
     );
-    assert_eq!(s.app.call(Method::GET, HOST, "/api/v1/territory/export", None, Some(&s.customer)).await.status(), 403);
+    let by_customer = s.app.call(Method::GET, HOST, "/api/v1/territory/export", None, Some(&s.customer)).await;
+    assert_eq!(by_customer.status(), 403);
+    assert_holds_none("a customer's territory export", &by_customer.text().await.unwrap(), &[
+        own["id"].as_str().unwrap(),
+        "Damrak 1",
+    ]);
+
+    // A capture in each territory, drained into hq, so that the commission
+    // report of this month (the test clock's) has rows to look into.
+    let accepted = s
+        .app
+        .post(HOST, &format!("/api/v1/bookings/{}/accept", own["id"].as_str().unwrap()), &json!({}), Some(&s.pro))
+        .await;
+    assert_eq!(accepted.status(), 200);
+    let accepted = s
+        .app
+        .post(
+            "utrecht.localhost",
+            &format!("/api/v1/bookings/{}/accept", theirs["id"].as_str().unwrap()),
+            &json!({}),
+            Some(&utrecht.pro),
+        )
+        .await;
+    assert_eq!(accepted.status(), 200);
+    run_jobs(&s).await;
+    let period = s.clock.now().with_timezone(&chrono_tz::Europe::Amsterdam).format("%Y-%m").to_string();
 
     let admin = s.app.hq_admin_token("hq@careservice.nl").await;
-    for report in
-        ["/api/v1/hq/territories", "/api/v1/hq/territories/amsterdam", "/api/v1/hq/commissions?period=2026-11"]
-    {
-        let body = s.app.call(Method::GET, "hq.localhost", report, None, Some(&admin)).await.text().await.unwrap();
+    for (report, rows) in [
+        ("/api/v1/hq/territories".to_owned(), "/items"),
+        ("/api/v1/hq/territories/amsterdam".to_owned(), "/contracts"),
+        (format!("/api/v1/hq/commissions?period={period}"), "/territories"),
+    ] {
+        let response = s.app.call(Method::GET, "hq.localhost", &report, None, Some(&admin)).await;
+        assert_eq!(response.status(), 200, "{report}");
+        let body = json_of(response).await;
+        let listed = body.pointer(rows).and_then(Value::as_array).map_or(0, Vec::len);
+        assert!(listed > 0, "{report} has no {rows} to look into: {body}");
+        let body = body.to_string();
         for personal in ["@", "Damrak", "Oudegracht", "Sanne", "Test person"] {
             assert!(!body.contains(personal), "{report} shows {personal}: {body}");
         }
