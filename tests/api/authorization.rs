@@ -406,9 +406,12 @@ async fn text_with_nul_characters_is_refused_with_a_reason_not_a_500() {
     answers.push((path, code(app.get("amsterdam.localhost", path).await).await));
     // Each is refused for what it is: no address has a NUL in it, and no
     // text the database stores can hold one.
-    assert_eq!(answers, [
-        ("/api/v1/auth/sign-in", (422, "invalid-email".to_owned())),
-        ("/api/v1/auth/password-reset/request", (422, "invalid-email".to_owned())),
-        ("/api/v1/pros?service=%00", (400, "invalid-text".to_owned())),
-    ]);
+    assert_eq!(
+        answers,
+        [
+            ("/api/v1/auth/sign-in", (422, "invalid-email".to_owned())),
+            ("/api/v1/auth/password-reset/request", (422, "invalid-email".to_owned())),
+            ("/api/v1/pros?service=%00", (400, "invalid-text".to_owned())),
+        ]
+    );
 }
