@@ -33,7 +33,7 @@ async fn sign_up_answers_the_same_for_a_known_and_an_unknown_email() {
     assert_eq!((first_status, first_body), (again_status, again_body));
 
     // Both paths hash a password: their median times are within a factor
-    // of two (skipping the hash on either makes it some twenty times faster).
+    // of two (skipping the hash on one made it some ten times faster).
     let mut known = Vec::new();
     let mut unknown = Vec::new();
     for round in 0..9 {
