@@ -113,6 +113,13 @@ fn territory_query(table: &str) -> Option<&'static str> {
                     AS balance
                FROM ledger_accounts a WHERE a.pro_id IN (SELECT id FROM pros WHERE account_id = $1)"
         }
+        // External ids name the franchisee of a goodwill refund and the pro of a payout.
+        "ledger_transactions" => {
+            "SELECT t.external_id, t.kind, t.effective_on FROM ledger_transactions t
+              WHERE strpos(t.external_id, $1::text) > 0
+                 OR EXISTS (SELECT 1 FROM pros p WHERE p.account_id = $1 AND strpos(t.external_id, p.id::text) > 0)"
+        }
+        "service_overrides" => "SELECT service_code, updated_at FROM service_overrides WHERE updated_by = $1",
         "audit_log" => {
             "SELECT seq, at, kind, actor, payload FROM audit_log
               WHERE strpos(payload, $1::text) > 0 OR strpos(actor, $1::text) > 0"

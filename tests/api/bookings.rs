@@ -12,7 +12,7 @@ use chrono::{Duration, NaiveTime, TimeZone, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, fresh_database, spawn_app_on};
+use crate::helpers::{TestApp, assert_holds_none, fresh_database, spawn_app_on};
 
 pub(crate) const PASSWORD: &str = "fiets-kaas-molen-regen";
 pub(crate) const HOST: &str = "amsterdam.localhost";
@@ -323,12 +323,20 @@ async fn who_sees_what() {
     let path = format!("/api/v1/bookings/{}", booking["id"].as_str().unwrap());
     s.app.account("ander@voorbeeld.nl", PASSWORD, &[(Role::Customer, Some(&amsterdam))]).await;
     let other = s.app.sign_in(HOST, "ander@voorbeeld.nl", PASSWORD).await;
-    assert_eq!(s.app.call(Method::GET, HOST, &path, None, Some(&other)).await.status(), 404);
+    // What the other customer must not learn of the booking.
+    let id = booking["id"].as_str().unwrap();
+    let secrets = [id, "Damrak 1", "bel twee keer", s.pro_id.as_str()];
+    let refused = s.app.call(Method::GET, HOST, &path, None, Some(&other)).await;
+    assert_eq!(refused.status(), 404);
+    assert_holds_none("another customer's GET", &refused.text().await.unwrap(), &secrets);
     let list: Value = s.app.call(Method::GET, HOST, "/api/v1/bookings", None, Some(&other)).await.json().await.unwrap();
     assert_eq!(list["bookings"], json!([]));
+    assert_holds_none("another customer's list", &list.to_string(), &secrets);
     assert_eq!(s.app.call(Method::GET, HOST, &path, None, Some(&s.pro)).await.status(), 200);
     assert_eq!(s.app.call(Method::GET, HOST, &path, None, Some(&s.franchisee)).await.status(), 200);
-    assert_eq!(s.app.post(HOST, &format!("{path}/cancel"), &json!({}), Some(&other)).await.status(), 404);
+    let cancel = s.app.post(HOST, &format!("{path}/cancel"), &json!({}), Some(&other)).await;
+    assert_eq!(cancel.status(), 404);
+    assert_holds_none("another customer's cancel", &cancel.text().await.unwrap(), &secrets);
 }
 
 #[tokio::test]
@@ -502,10 +510,9 @@ async fn an_offboarded_pro_sees_and_moves_no_booking() {
     assert_eq!(offboarded.status(), 200);
     let list: Value = s.app.call(Method::GET, HOST, "/api/v1/bookings", None, Some(&s.pro)).await.json().await.unwrap();
     assert_eq!(list["bookings"], json!([]));
-    assert_eq!(
-        s.app.post(HOST, &format!("/api/v1/bookings/{id}/accept"), &json!({}), Some(&s.pro)).await.status(),
-        404
-    );
+    let accept = s.app.post(HOST, &format!("/api/v1/bookings/{id}/accept"), &json!({}), Some(&s.pro)).await;
+    assert_eq!(accept.status(), 404);
+    assert_holds_none("the offboarded pro's accept", &accept.text().await.unwrap(), &[id, "Damrak 1", "bel twee keer"]);
 }
 
 #[tokio::test]

@@ -410,3 +410,10 @@ impl TestApp {
         token
     }
 }
+
+/// Fails naming each of `secrets` that `body` (the answer to `what`) holds:
+/// an answer that refuses or leaves out someone's data must not carry it.
+pub fn assert_holds_none(what: &str, body: &str, secrets: &[&str]) {
+    let found: Vec<&str> = secrets.iter().copied().filter(|secret| body.contains(secret)).collect();
+    assert!(found.is_empty(), "{what} holds {found:?}: {body}");
+}

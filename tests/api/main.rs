@@ -9,6 +9,7 @@ mod catalog;
 mod cli;
 mod cluster_owner;
 mod conformance;
+mod cross_territory;
 mod helpers;
 mod isolation;
 mod job_recovery;

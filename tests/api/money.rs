@@ -298,6 +298,27 @@ async fn the_database_refuses_unbalanced_changed_or_deleted_money_records() {
         let refused = conn.batch_execute(statement).await;
         assert!(refused.is_err(), "{statement} was allowed");
     }
+    // The territory's role holds no TRUNCATE right, so the refusals above do
+    // not prove the triggers. The owner holds every right: only a trigger
+    // stops it, and the error must be the trigger's. (Rows are there, so row
+    // triggers have something to fire on; a referenced table is truncated
+    // with CASCADE, whose first table's trigger fires first.)
+    let mut owner = s.app.db.admin().await;
+    owner.batch_execute("SET ROLE careservice_owner").await.unwrap();
+    for (statement, table) in [
+        ("UPDATE t_amsterdam.ledger_entries SET amount = amount * 2", "ledger_entries"),
+        ("DELETE FROM t_amsterdam.ledger_entries", "ledger_entries"),
+        ("TRUNCATE t_amsterdam.ledger_entries", "ledger_entries"),
+        ("UPDATE t_amsterdam.ledger_transactions SET kind = 'reversal'", "ledger_transactions"),
+        ("DELETE FROM t_amsterdam.ledger_transactions", "ledger_transactions"),
+        ("TRUNCATE t_amsterdam.ledger_transactions CASCADE", "ledger_transactions"),
+        ("UPDATE t_amsterdam.audit_log SET actor = 'someone else'", "audit_log"),
+        ("DELETE FROM t_amsterdam.audit_log", "audit_log"),
+        ("TRUNCATE t_amsterdam.audit_log", "audit_log"),
+    ] {
+        let error = owner.batch_execute(statement).await.expect_err(statement).to_string();
+        assert!(error.contains(&format!("{table} is insert-only")), "{statement} as the owner: {error}");
+    }
     let count: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>("SELECT count(*) FROM ledger_entries")
         .get_result(&mut *conn)
         .await
@@ -380,7 +401,9 @@ async fn hq_totals_equal_the_territories_ledgers_and_each_event_counts_once() {
     let token = s.app.hq_admin_token("hq@careservice.nl").await;
     let report = get(&s.app, "hq.localhost", &format!("/api/v1/hq/commissions?period={period}"), &token).await;
     let mut hq_total = rust_decimal::Decimal::ZERO;
-    for (slug, row) in ["amsterdam", "utrecht"].iter().zip(report["territories"].as_array().unwrap()) {
+    let rows = report["territories"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "a row per territory: {report}");
+    for (slug, row) in ["amsterdam", "utrecht"].iter().zip(rows) {
         assert_eq!(row["territory"], *slug);
         assert_eq!(row["captures"], 3);
         assert_eq!(row["refunds"], 1);

@@ -11,7 +11,7 @@ use careservice::config::ServerSettings;
 use careservice::jobs::run_due_jobs;
 use careservice::privacy::Keyring;
 use careservice::privacy::keys::{DEMO_KEYS, generate_key};
-use careservice::privacy::registry::{NOT_PERSONAL, PERSON_COLUMNS, PERSONAL_DATA, Scope};
+use careservice::privacy::registry::{COLUMNS, PERSONAL_DATA, Scope};
 use careservice::privacy::rotate::{rotate_territory, stale_values};
 use chrono::{Duration, Utc};
 use diesel::sql_types::{BigInt, Text};
@@ -20,7 +20,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::bookings::{HOST, PASSWORD, Scene, at_ten, book, populate, request, scene};
-use crate::helpers::{fresh_database, spawn_app_on};
+use crate::helpers::{assert_holds_none, fresh_database, spawn_app_on};
 
 async fn json_of(response: reqwest::Response) -> Value {
     response.json().await.unwrap()
@@ -102,43 +102,73 @@ async fn an_export_holds_everything_about_the_person_from_every_territory_and_ex
     assert_eq!(s.app.get(HOST, &link).await.status(), 410);
 }
 
-/// Tables of `schema` with a column naming a person, that the registry does
-/// not list.
-async fn uncovered(admin: &mut AsyncPgConnection, schema: &str, scope: Scope) -> Vec<String> {
+/// What the registry leaves undecided about `schema` (read as `scope`): a
+/// column it does not classify, one it names that is not there, a table with
+/// a personal column that is not listed as personal data, or a listed table
+/// with none.
+async fn undecided(admin: &mut AsyncPgConnection, schema: &str, scope: Scope) -> Vec<String> {
     #[derive(diesel::QueryableByName)]
-    struct Table {
+    struct Column {
         #[diesel(sql_type = Text)]
         table_name: String,
+        #[diesel(sql_type = Text)]
+        column_name: String,
     }
-    let columns: Vec<String> = PERSON_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
-    let tables: Vec<Table> = diesel::sql_query(
-        "SELECT DISTINCT table_name::text FROM information_schema.columns
-          WHERE table_schema = $1 AND column_name = ANY($2) ORDER BY 1",
+    let columns: Vec<Column> = diesel::sql_query(
+        "SELECT table_name::text, column_name::text FROM information_schema.columns WHERE table_schema = $1",
     )
     .bind::<Text, _>(schema)
-    .bind::<diesel::sql_types::Array<Text>, _>(&columns)
     .load(admin)
     .await
     .unwrap();
-    tables
-        .into_iter()
-        .map(|t| t.table_name)
-        .filter(|table| {
-            !PERSONAL_DATA.iter().any(|h| h.scope == scope && h.table == table)
-                && !NOT_PERSONAL.iter().any(|(name, _)| name == table)
-        })
-        .collect()
+    assert!(!columns.is_empty(), "{schema} has no columns to check");
+    let in_database: BTreeSet<(String, String)> = columns.into_iter().map(|c| (c.table_name, c.column_name)).collect();
+    let mut problems = Vec::new();
+    let mut decided = BTreeSet::new();
+    for table in COLUMNS.iter().filter(|t| t.scope == scope) {
+        for column in table.personal.iter().chain(table.other) {
+            if !decided.insert((table.table.to_owned(), (*column).to_owned())) {
+                problems.push(format!("{}.{column} is decided twice", table.table));
+            }
+        }
+        let listed = PERSONAL_DATA.iter().any(|h| h.scope == scope && h.table == table.table);
+        if !table.personal.is_empty() && !listed {
+            problems.push(format!("{} has personal columns but is not in PERSONAL_DATA", table.table));
+        }
+        if table.personal.is_empty() && listed {
+            problems.push(format!("{} is in PERSONAL_DATA but has no personal column", table.table));
+        }
+    }
+    for holding in PERSONAL_DATA.iter().filter(|h| h.scope == scope) {
+        if !COLUMNS.iter().any(|t| t.scope == scope && t.table == holding.table) {
+            problems.push(format!("{} is in PERSONAL_DATA but its columns are not decided", holding.table));
+        }
+    }
+    problems.extend(in_database.difference(&decided).map(|(table, column)| format!("{table}.{column} is undecided")));
+    problems.extend(decided.difference(&in_database).map(|(table, column)| format!("{table}.{column} is not there")));
+    problems
 }
 
 #[tokio::test]
 async fn every_table_holding_personal_data_is_covered_by_export_and_erasure() {
     let s = scene().await;
     let mut admin = s.app.db.admin().await;
-    assert_eq!(uncovered(&mut admin, "hq", Scope::Hq).await, Vec::<String>::new());
-    assert_eq!(uncovered(&mut admin, "t_amsterdam", Scope::Territory).await, Vec::<String>::new());
-    // A new table with personal data, not yet covered, is caught.
-    admin.batch_execute("CREATE TABLE t_amsterdam.pro_reviews (pro_id uuid, review text)").await.unwrap();
-    assert_eq!(uncovered(&mut admin, "t_amsterdam", Scope::Territory).await, ["pro_reviews"]);
+    assert_eq!(undecided(&mut admin, "hq", Scope::Hq).await, Vec::<String>::new());
+    assert_eq!(undecided(&mut admin, "t_amsterdam", Scope::Territory).await, Vec::<String>::new());
+    // Whatever its name, a new column or table is caught until it is decided.
+    admin
+        .batch_execute(
+            "ALTER TABLE hq.accounts ADD COLUMN phone text;
+             ALTER TABLE t_amsterdam.payouts ADD COLUMN iban text;
+             CREATE TABLE t_amsterdam.pro_reviews (pro_id uuid, review text);",
+        )
+        .await
+        .unwrap();
+    assert_eq!(undecided(&mut admin, "hq", Scope::Hq).await, ["accounts.phone is undecided"]);
+    assert_eq!(
+        undecided(&mut admin, "t_amsterdam", Scope::Territory).await,
+        ["payouts.iban is undecided", "pro_reviews.pro_id is undecided", "pro_reviews.review is undecided",]
+    );
 }
 
 fn pg_dump(url: &str) -> String {
@@ -476,6 +506,7 @@ async fn consent_is_append_only_and_its_state_is_read_by_the_account_and_its_fra
     .await;
     assert_eq!(seen["consents"].as_array().unwrap().len(), 1);
     assert_eq!(seen["consents"][0]["given"], false);
+    let pseudonym = seen["consents"][0]["account_id"].as_str().unwrap().to_owned();
     let elsewhere = json_of(
         s.app
             .call(
@@ -489,25 +520,36 @@ async fn consent_is_append_only_and_its_state_is_read_by_the_account_and_its_fra
     )
     .await;
     assert_eq!(elsewhere["consents"], json!([]));
-    assert_eq!(
-        s.app
-            .call(Method::GET, HOST, "/api/v1/territory/consents?purpose=marketing", None, Some(&s.customer))
-            .await
-            .status(),
-        403
-    );
+    let by_customer =
+        s.app.call(Method::GET, HOST, "/api/v1/territory/consents?purpose=marketing", None, Some(&s.customer)).await;
+    assert_eq!(by_customer.status(), 403);
+    assert_holds_none("a customer's consent list", &by_customer.text().await.unwrap(), &[&pseudonym, "2026-11"]);
     // Another territory's franchisee on this host is refused.
-    assert_eq!(
-        s.app
-            .call(Method::GET, HOST, "/api/v1/territory/consents?purpose=marketing", None, Some(&utrecht.franchisee))
-            .await
-            .status(),
-        403
+    let by_stranger = s
+        .app
+        .call(Method::GET, HOST, "/api/v1/territory/consents?purpose=marketing", None, Some(&utrecht.franchisee))
+        .await;
+    assert_eq!(by_stranger.status(), 403);
+    assert_holds_none(
+        "another franchisee's consent list",
+        &by_stranger.text().await.unwrap(),
+        &[&pseudonym, "2026-11"],
     );
 
+    // HQ's role may only read and add consents...
     let mut conn = s.app.pool.hq().await.unwrap();
-    assert!(conn.batch_execute("UPDATE hq.consents SET given = true").await.is_err());
-    assert!(conn.batch_execute("DELETE FROM hq.consents").await.is_err());
+    for statement in ["UPDATE hq.consents SET given = true", "DELETE FROM hq.consents", "TRUNCATE hq.consents"] {
+        let error = conn.batch_execute(statement).await.expect_err(statement).to_string();
+        assert!(error.contains("permission denied"), "{statement}: {error}");
+    }
+    // ...and the triggers refuse even the owner, who holds every right (the
+    // two rows recorded above give the row triggers something to fire on).
+    let mut owner = s.app.db.admin().await;
+    owner.batch_execute("SET ROLE careservice_owner").await.unwrap();
+    for statement in ["UPDATE hq.consents SET given = true", "DELETE FROM hq.consents", "TRUNCATE hq.consents"] {
+        let error = owner.batch_execute(statement).await.expect_err(statement).to_string();
+        assert!(error.contains("consents is insert-only"), "{statement} as the owner: {error}");
+    }
 }
 
 #[tokio::test]
@@ -528,13 +570,46 @@ async fn a_territory_export_holds_nothing_of_other_territories_and_hq_reports_no
             && !text.contains("Oudegracht")
             && !text.contains(&utrecht.pro_id)
     );
-    assert_eq!(s.app.call(Method::GET, HOST, "/api/v1/territory/export", None, Some(&s.customer)).await.status(), 403);
+    let by_customer = s.app.call(Method::GET, HOST, "/api/v1/territory/export", None, Some(&s.customer)).await;
+    assert_eq!(by_customer.status(), 403);
+    assert_holds_none(
+        "a customer's territory export",
+        &by_customer.text().await.unwrap(),
+        &[own["id"].as_str().unwrap(), "Damrak 1"],
+    );
+
+    // A capture in each territory, drained into hq, so that the commission
+    // report of this month (the test clock's) has rows to look into.
+    let accepted = s
+        .app
+        .post(HOST, &format!("/api/v1/bookings/{}/accept", own["id"].as_str().unwrap()), &json!({}), Some(&s.pro))
+        .await;
+    assert_eq!(accepted.status(), 200);
+    let accepted = s
+        .app
+        .post(
+            "utrecht.localhost",
+            &format!("/api/v1/bookings/{}/accept", theirs["id"].as_str().unwrap()),
+            &json!({}),
+            Some(&utrecht.pro),
+        )
+        .await;
+    assert_eq!(accepted.status(), 200);
+    run_jobs(&s).await;
+    let period = s.clock.now().with_timezone(&chrono_tz::Europe::Amsterdam).format("%Y-%m").to_string();
 
     let admin = s.app.hq_admin_token("hq@careservice.nl").await;
-    for report in
-        ["/api/v1/hq/territories", "/api/v1/hq/territories/amsterdam", "/api/v1/hq/commissions?period=2026-11"]
-    {
-        let body = s.app.call(Method::GET, "hq.localhost", report, None, Some(&admin)).await.text().await.unwrap();
+    for (report, rows) in [
+        ("/api/v1/hq/territories".to_owned(), "/items"),
+        ("/api/v1/hq/territories/amsterdam".to_owned(), "/contracts"),
+        (format!("/api/v1/hq/commissions?period={period}"), "/territories"),
+    ] {
+        let response = s.app.call(Method::GET, "hq.localhost", &report, None, Some(&admin)).await;
+        assert_eq!(response.status(), 200, "{report}");
+        let body = json_of(response).await;
+        let listed = body.pointer(rows).and_then(Value::as_array).map_or(0, Vec::len);
+        assert!(listed > 0, "{report} has no {rows} to look into: {body}");
+        let body = body.to_string();
         for personal in ["@", "Damrak", "Oudegracht", "Sanne", "Test person"] {
             assert!(!body.contains(personal), "{report} shows {personal}: {body}");
         }
