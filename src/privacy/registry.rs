@@ -293,7 +293,7 @@ pub const COLUMNS: &[Columns] = &[
     territory_columns(
         "idempotency_keys",
         &["account_id", "response_body"],
-        &["key", "request_hash", "state", "response_status", "created_at"],
+        &["key", "request_hash", "state", "response_status", "created_at", "booking_id"],
     ),
     // A pro's account is coded pro_payable:{pro}.
     territory_columns("ledger_accounts", &["code", "pro_id"], &["id"]),
@@ -316,6 +316,7 @@ pub const COLUMNS: &[Columns] = &[
             "booking_id",
             "provider",
             "provider_ref",
+            "method",
             "status",
             "amount",
             "refunded",
