@@ -275,6 +275,7 @@ async fn free_pros(
         (status = 201, body = BookingView),
         (status = 400, description = "missing-idempotency-key or malformed-body", body = Problem),
         (status = 402, description = "payment-declined: the slot is free again", body = Problem),
+        (status = 403, description = "not-a-customer, or email-not-verified: the account has not confirmed its address yet", body = Problem),
         (status = 409, description = "slot-unavailable, slot-taken, or the key was used for another body", body = Problem),
         (status = 422, description = "invalid-postcode, invalid-address, invalid-notes or invalid-start", body = Problem),
     ),
@@ -301,6 +302,7 @@ async fn create(
             "bookings are made by the territory's customers",
         ));
     }
+    member.auth.require_verified_email()?;
     let postcode = input.validate()?;
     let now = clock.now();
     let start = input.start.with_timezone(&Utc);
