@@ -9,6 +9,7 @@ mod catalog;
 mod cli;
 mod conformance;
 mod helpers;
+mod identity_hardening;
 mod isolation;
 mod mail;
 mod migrations;
