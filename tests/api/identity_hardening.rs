@@ -318,6 +318,37 @@ async fn wrong_passwords_from_one_client_lock_that_client_out_and_nobody_else() 
 }
 
 #[tokio::test]
+async fn with_redis_a_lock_made_through_one_instance_holds_on_the_other_for_that_client_only() {
+    let redis = crate::authorization::start_redis();
+    let settings = || ServerSettings {
+        redis_url: Some(format!("redis://127.0.0.1:{}", redis.port)),
+        trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+        limits: generous_per_client(),
+        ..ServerSettings::default()
+    };
+    let first = spawn_app_on(fresh_database().await, settings()).await;
+    let second = spawn_app_on(
+        crate::helpers::TestDatabase { url: first.db.url.clone(), admin_url: first.db.admin_url.clone() },
+        settings(),
+    )
+    .await;
+    first.account("anna@voorbeeld.nl", PASSWORD, &[]).await;
+    for round in 0..10 {
+        let app = if round % 2 == 0 { &first } else { &second };
+        assert_eq!(
+            attempt(app, "203.0.113.66", "hq.localhost", &credentials("anna@voorbeeld.nl", "wrong")).await.0,
+            401
+        );
+    }
+    let right = credentials("anna@voorbeeld.nl", PASSWORD);
+    let (status, retry) = attempt(&second, "203.0.113.66", "hq.localhost", &right).await;
+    assert_eq!(status, 429);
+    assert!(retry.is_some_and(|seconds| (1..=60).contains(&seconds)), "{retry:?}");
+    assert_eq!(attempt(&first, "203.0.113.66", "hq.localhost", &right).await.0, 429);
+    assert_eq!(attempt(&second, "198.51.100.7", "hq.localhost", &right).await.0, 200);
+}
+
+#[tokio::test]
 async fn the_right_password_with_a_passing_second_factor_signs_in_through_a_lock_and_nothing_less_does() {
     let (app, _clock) = app_behind_a_proxy(generous_per_client()).await;
     let secret = hq_admin_with_mfa(&app, "hq@careservice.nl").await;
