@@ -279,6 +279,7 @@ async fn free_pros(
         (status = 201, body = BookingView),
         (status = 400, description = "missing-idempotency-key or malformed-body", body = Problem),
         (status = 402, description = "payment-declined: the slot is free again", body = Problem),
+        (status = 403, description = "not-a-customer, or email-not-verified: the account has not confirmed its address yet", body = Problem),
         (status = 409, description = "slot-unavailable, slot-taken, hold-expired (a retry found the hold ran out), idempotency-key-reused, or idempotency-key-in-flight (retry after Retry-After)", body = Problem),
         (status = 422, description = "invalid-postcode, invalid-address, invalid-notes or invalid-start", body = Problem),
         (status = 503, description = "payment-provider-unavailable or unavailable (the database): the booking is kept HELD; a retry with the same key finishes it", body = Problem),
@@ -307,6 +308,7 @@ async fn create(
             "bookings are made by the territory's customers",
         ));
     }
+    member.auth.require_verified_email()?;
     let postcode = input.validate()?;
     let now = clock.now();
     let start = input.start.with_timezone(&Utc);

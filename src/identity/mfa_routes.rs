@@ -167,22 +167,49 @@ async fn verify(
             return Err(ApiError::new(StatusCode::CONFLICT, "mfa-not-enabled", "Conflict", "enrol in MFA first"));
         }
     };
+    let factor = SecondFactor::given(body.code.as_deref(), body.backup_code.as_deref())?
+        .ok_or_else(|| ApiError::bad_request("malformed-body", "give either code or backup_code"))?;
     let mut conn = pool.hq().await?;
-    let passed = match (&body.code, &body.backup_code) {
-        (Some(code), None) => match mfa::matching_step(secret, code, now()) {
-            Some(step) => store::accept_totp_step(&mut conn, auth.account.id, step).await?,
-            None => false,
-        },
-        (None, Some(backup)) => store::use_backup_code(&mut conn, auth.account.id, &hash_secret(backup.trim())).await?,
-        _ => {
-            return Err(ApiError::bad_request("malformed-body", "give either code or backup_code"));
-        }
-    };
-    if !passed {
+    if !passes(&mut conn, auth.account.id, secret, &factor).await? {
         return Err(wrong_code());
     }
     store::mark_session_mfa_verified(&mut conn, auth.session.id).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// A second factor as given: a TOTP code or a backup code.
+pub enum SecondFactor<'a> {
+    Code(&'a str),
+    BackupCode(&'a str),
+}
+
+impl<'a> SecondFactor<'a> {
+    /// The factor given, none when neither is, 400 when both are.
+    pub fn given(code: Option<&'a str>, backup_code: Option<&'a str>) -> Result<Option<Self>, ApiError> {
+        match (code, backup_code) {
+            (Some(code), None) => Ok(Some(Self::Code(code))),
+            (None, Some(backup)) => Ok(Some(Self::BackupCode(backup))),
+            (None, None) => Ok(None),
+            (Some(_), Some(_)) => Err(ApiError::bad_request("malformed-body", "give either code or backup_code")),
+        }
+    }
+}
+
+/// Whether `factor` passes for the account with TOTP `secret`; each code and
+/// each backup code passes once.
+pub async fn passes(
+    conn: &mut diesel_async::AsyncPgConnection,
+    account_id: uuid::Uuid,
+    secret: &str,
+    factor: &SecondFactor<'_>,
+) -> diesel::QueryResult<bool> {
+    match factor {
+        SecondFactor::Code(code) => match mfa::matching_step(secret, code, now()) {
+            Some(step) => store::accept_totp_step(conn, account_id, step).await,
+            None => Ok(false),
+        },
+        SecondFactor::BackupCode(backup) => store::use_backup_code(conn, account_id, &hash_secret(backup.trim())).await,
+    }
 }
 
 /// The MFA operations, for the OpenAPI document.

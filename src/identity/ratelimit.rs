@@ -1,7 +1,8 @@
 //! Fixed-window rate limits on sign-in, sign-up, password reset and MFA, per
-//! client address and per account. Counters live in process by default and in
-//! Redis when REDIS_URL is set, so that several instances share them; if Redis
-//! fails, the in-process counters take over rather than letting everyone in.
+//! client address and per account, and the sign-in lockouts beside them.
+//! Counters live in process by default and in Redis when REDIS_URL is set, so
+//! that several instances share them; if Redis fails, the in-process counters
+//! take over rather than letting everyone in.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -9,6 +10,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use moka::sync::Cache;
 use redis::aio::ConnectionManager;
+
+use super::lockout::Lockouts;
 
 /// At most `max` attempts per `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +45,9 @@ impl Default for Limits {
             sign_in_per_account: Limit::per(20, 900),
             sign_up_per_ip: Limit::per(10, 3600),
             reset_per_ip: Limit::per(10, 900),
-            reset_per_account: Limit::per(3, 3600),
+            // The window is a reset token's lifetime: whenever a mail is held
+            // back, one sent within the last 30 minutes still works.
+            reset_per_account: Limit::per(3, 1800),
             mfa_per_account: Limit::per(10, 900),
         }
     }
@@ -53,6 +58,7 @@ impl Default for Limits {
 pub struct RateLimiter {
     local: Cache<String, Arc<AtomicU32>>,
     redis: Option<ConnectionManager>,
+    lockouts: Lockouts,
 }
 
 /// Refused: retry after this many seconds.
@@ -69,6 +75,7 @@ impl RateLimiter {
         Self {
             local: Cache::builder().max_capacity(200_000).time_to_live(Duration::from_secs(3600)).build(),
             redis: None,
+            lockouts: Lockouts::new(None),
         }
     }
 
@@ -76,15 +83,38 @@ impl RateLimiter {
     pub async fn redis(url: &str) -> anyhow::Result<Self> {
         let client = redis::Client::open(url)?;
         let manager = ConnectionManager::new(client).await?;
-        Ok(Self { redis: Some(manager), ..Self::in_process() })
+        Ok(Self { lockouts: Lockouts::new(Some(manager.clone())), redis: Some(manager), ..Self::in_process() })
+    }
+
+    /// The sign-in lockouts, kept where the counters are.
+    pub fn lockouts(&self) -> &Lockouts {
+        &self.lockouts
+    }
+
+    fn bucket(key: &str, limit: Limit) -> (String, u64) {
+        let window = limit.window.as_secs().max(1);
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        (format!("careservice:rl:{key}:{window}:{}", now / window), window - now % window)
+    }
+
+    /// Forgets the attempts counted under `key` in the current window (the
+    /// owner proved who they are another way).
+    pub async fn forget(&self, key: &str, limit: Limit) {
+        let (bucket, _) = Self::bucket(key, limit);
+        if let Some(manager) = &self.redis {
+            let mut connection = manager.clone();
+            let deleted: redis::RedisResult<u32> = redis::cmd("DEL").arg(&bucket).query_async(&mut connection).await;
+            if let Err(error) = deleted {
+                tracing::warn!(%error, "rate limiter: Redis failed, forgetting in process only");
+            }
+        }
+        self.local.invalidate(&bucket);
     }
 
     /// Counts an attempt under `key` and refuses it past the limit.
     pub async fn check(&self, key: &str, limit: Limit) -> Result<(), RetryAfter> {
         let window = limit.window.as_secs().max(1);
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let bucket = format!("careservice:rl:{key}:{window}:{}", now / window);
-        let retry_after = window - now % window;
+        let (bucket, retry_after) = Self::bucket(key, limit);
         let count = match &self.redis {
             Some(manager) => {
                 let mut connection = manager.clone();

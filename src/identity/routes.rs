@@ -12,22 +12,23 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::email::Email;
+use super::mfa_routes::{self, SecondFactor};
 use super::model::{AccountView, SessionPolicy, SessionView};
 use super::password::{Password, Verified};
 use super::ratelimit::{Limit, RetryAfter};
+use super::reset_mail;
 use super::role::{Membership, Role};
 use super::session::{Authenticated, expired_session_cookie, session_cookie};
-use super::state::{IdentityState, LOCKOUT_THRESHOLD};
+use super::state::IdentityState;
 use super::store::{self, TokenPurpose};
 use super::token::{SecretToken, hash_secret};
+use crate::clock::SharedClock;
 use crate::http::ApiError;
 use crate::http::client_ip::{TrustedProxies, client_ip};
 use crate::http::problem::Problem;
 use crate::tenancy::TenancyPool;
 use crate::tenancy::resolver::HostTarget;
 
-/// How long a password-reset link works.
-const RESET_LIFETIME: Duration = Duration::minutes(30);
 /// How long an email-verification link works.
 const VERIFY_LIFETIME: Duration = Duration::hours(24);
 
@@ -171,13 +172,18 @@ async fn sign_up(
     Ok(accepted("check your email to continue"))
 }
 
-/// Credentials.
+/// Credentials; a second factor may come along, which lets the sign-in
+/// through a lock (and passes MFA for the new session at once).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"email": "anna@example.nl", "password": "a long passphrase"}))]
 struct SignIn {
     email: String,
     password: String,
+    /// A TOTP code from the account's authenticator.
+    code: Option<String>,
+    /// One of the account's backup codes (instead of `code`).
+    backup_code: Option<String>,
 }
 
 fn invalid_credentials() -> ApiError {
@@ -200,11 +206,19 @@ pub struct SignedIn {
 
 /// Opens a session: a `__Host-session` cookie for portals, and the same token
 /// in the body for scripts and apps (`Authorization: Bearer`).
+///
+/// Ten wrong passwords in a row for an address from one client lock that
+/// client out of that address (1 minute, doubling with each further failure
+/// up to 64 minutes); more than the per-account limit from all clients
+/// together refuses everyone for the rest of the window. Either way, the
+/// right password with a passing `code` or `backup_code` still signs in, and
+/// the answers are the same whether or not the address has an account.
 #[utoipa::path(tag = "auth", responses(
     (status = 200, description = "Signed in; `Set-Cookie` carries the same token", body = SignedIn),
-    (status = 401, description = "invalid-credentials", body = Problem),
+    (status = 400, description = "malformed-body: both code and backup_code", body = Problem),
+    (status = 401, description = "invalid-credentials, or invalid-mfa-code for a right password with a wrong code", body = Problem),
     (status = 422, description = "invalid-email: control characters in the address", body = Problem),
-    (status = 429, description = "Too many attempts, or the account is locked for a while", body = Problem),
+    (status = 429, description = "Too many attempts, or this client is locked out of the address for a while", body = Problem),
 ))]
 #[post("/auth/sign-in")]
 #[tracing::instrument(skip_all)]
@@ -213,46 +227,69 @@ async fn sign_in(
     body: web::Json<SignIn>,
     pool: web::Data<TenancyPool>,
     state: web::Data<IdentityState>,
+    clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
     let ip = caller_ip(&request);
     limit(&state, "sign-in:ip", &ip, state.limits.sign_in_per_ip).await?;
     let normalized = lookup_form(&body.email)?;
-    limit(&state, "sign-in:account", &normalized, state.limits.sign_in_per_account).await?;
+    let factor = SecondFactor::given(body.code.as_deref(), body.backup_code.as_deref())?;
+    // Everything below is keyed by the address as given, not by an account,
+    // and does the same work whether or not one has it.
+    let address = state.keys.lookup(&normalized);
+    let pair = lockout_key(&address, &ip);
+    let now = clock.now().timestamp();
+    let over_account_limit = state
+        .limiter
+        .check(&format!("sign-in:account:{address}"), state.limits.sign_in_per_account)
+        .await
+        .err()
+        .map(|RetryAfter(seconds)| seconds);
+    let locked = state.limiter.lockouts().locked(&pair, now).await;
+    let refused = locked.max(over_account_limit).map(RetryAfter);
+    if let (Some(retry), None) = (refused, &factor) {
+        return Err(too_many(retry));
+    }
 
     let mut conn = pool.hq().await?;
-    let Some(account) = store::account_by_email(&mut conn, &state.keys, &normalized).await? else {
-        state.hasher.waste_equivalent_work().await.map_err(|e| ApiError::internal(&e))?;
-        // An address with no account "locks" after as many failures as a
-        // real one, so the lockout does not tell which addresses exist.
-        let unknown = Limit {
-            max: u32::try_from(LOCKOUT_THRESHOLD - 1).unwrap_or(9),
-            window: std::time::Duration::from_secs(900),
-        };
-        let key = format!("sign-in:unknown:{normalized}");
-        if state.limiter.check(&key, unknown).await.is_err() {
-            return Err(too_many(RetryAfter(60)));
-        }
-        return Err(invalid_credentials());
-    };
-    if let Some(until) = account.locked_until.filter(|until| *until > Utc::now()) {
-        let seconds = (until - Utc::now()).num_seconds().max(1);
-        return Err(too_many(RetryAfter(u64::try_from(seconds).unwrap_or(1))));
+    let found = store::account_by_email(&mut conn, &state.keys, &normalized).await?;
+    let verified = match &found {
+        Some(account) => state.hasher.verify(&body.password, &account.password_hash).await,
+        None => state.hasher.waste_equivalent_work().await.map(|()| Verified::No),
     }
-    let verified =
-        state.hasher.verify(&body.password, &account.password_hash).await.map_err(|e| ApiError::internal(&e))?;
-    let new_hash = match verified {
-        Verified::No => {
-            store::record_failed_sign_in(&mut conn, &account, LOCKOUT_THRESHOLD).await?;
-            tracing::info!(account.id = %account.id, failures = account.failed_sign_ins + 1, "sign-in failed");
-            return Err(invalid_credentials());
+    .map_err(|e| ApiError::internal(&e))?;
+    let (account, new_hash) = match (found, verified) {
+        (Some(account), Verified::Yes) => (account, None),
+        (Some(account), Verified::YesRehashed(hash)) => (account, Some(hash)),
+        (found, _) => {
+            if let Some(until) = state.limiter.lockouts().fail(&pair, now).await {
+                record_lock(&mut conn, found.as_ref(), until).await?;
+            }
+            return Err(refused.map_or_else(invalid_credentials, too_many));
         }
-        Verified::Yes => None,
-        Verified::YesRehashed(hash) => Some(hash),
+    };
+    let mfa_passed = match &factor {
+        Some(factor) => {
+            limit(&state, "mfa:account", &account.id.to_string(), state.limits.mfa_per_account).await?;
+            let secret = account.totp_secret.as_deref().filter(|_| account.has_mfa());
+            let passed = match secret {
+                Some(secret) => mfa_routes::passes(&mut conn, account.id, secret, factor).await?,
+                None => false,
+            };
+            if !passed {
+                // Through a lock, a wrong code must not tell that the password was right.
+                return Err(refused.map_or_else(wrong_mfa_code, too_many));
+            }
+            true
+        }
+        None => false,
     };
     if !account.is_active() {
-        return Err(invalid_credentials());
+        return Err(refused.map_or_else(invalid_credentials, too_many));
     }
-    store::record_sign_in(&mut conn, account.id, new_hash.as_deref()).await?;
+    state.limiter.lockouts().clear(&pair).await;
+    if let Some(hash) = &new_hash {
+        store::store_rehashed_password(&mut conn, account.id, hash).await?;
+    }
     let memberships = store::memberships(&mut conn, account.id).await?;
     let policy = if SessionPolicy::for_memberships(&memberships) == SessionPolicy::PRIVILEGED {
         state.privileged_sessions
@@ -262,8 +299,11 @@ async fn sign_in(
     let token = SecretToken::generate();
     let user_agent = request.headers().get("user-agent").and_then(|value| value.to_str().ok());
     let session_id = store::create_session(&mut conn, &token.hash, account.id, policy, user_agent, Some(&ip)).await?;
-    tracing::info!(account.id = %account.id, session.id = %session_id, "signed in");
-    let mfa_required = account.has_mfa() || memberships.iter().any(|m| m.role.is_privileged());
+    if mfa_passed {
+        store::mark_session_mfa_verified(&mut conn, session_id).await?;
+    }
+    tracing::info!(account.id = %account.id, session.id = %session_id, through_lock = refused.is_some(), "signed in");
+    let mfa_required = !mfa_passed && (account.has_mfa() || memberships.iter().any(|m| m.role.is_privileged()));
     let cookie = session_cookie(&token.secret, policy.absolute);
     Ok(HttpResponse::Ok().cookie(cookie).json(SignedIn {
         token: token.secret,
@@ -274,6 +314,34 @@ async fn sign_in(
         account: AccountView::from(&account),
         memberships,
     }))
+}
+
+/// The lockout key of an address (its keyed hash) and a client.
+fn lockout_key(address: &str, client: &str) -> String {
+    format!("sign-in:{address}:{client}")
+}
+
+fn wrong_mfa_code() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid-mfa-code",
+        "Unauthenticated",
+        "the code is wrong, expired or already used",
+    )
+}
+
+/// A client locked out of an account's address goes into HQ's audit chain.
+async fn record_lock(
+    conn: &mut diesel_async::AsyncPgConnection,
+    account: Option<&super::model::Account>,
+    until: i64,
+) -> Result<(), ApiError> {
+    let Some(account) = account else { return Ok(()) };
+    let locked_until = DateTime::<Utc>::from_timestamp(until, 0);
+    tracing::info!(account.id = %account.id, ?locked_until, "a client is locked out of the account for a while");
+    let payload = serde_json::json!({ "account": account.id, "locked_until": locked_until });
+    crate::audit::append_hq(conn, "account.locked", "system", &payload, Utc::now()).await?;
+    Ok(())
 }
 
 /// Ends the current session.
@@ -370,11 +438,15 @@ struct ResetRequest {
     email: String,
 }
 
-/// Mails a reset token if the account exists; answers the same either way.
+/// Mails a reset token if the account exists; answers the same either way,
+/// after the same work: the request only queues the mail's job. At most
+/// three reset mails go to an address per half hour (a token's lifetime); a
+/// request past that is answered the same and mails nothing, so the owner's
+/// own reset always has a working token in its inbox.
 #[utoipa::path(tag = "auth", responses(
     (status = 202, body = AcceptedAnswer),
     (status = 422, description = "invalid-email: control characters in the address", body = Problem),
-    (status = 429, description = "Too many requests", body = Problem),
+    (status = 429, description = "Too many requests from this client", body = Problem),
 ))]
 #[post("/auth/password-reset/request")]
 async fn request_password_reset(
@@ -382,20 +454,14 @@ async fn request_password_reset(
     body: web::Json<ResetRequest>,
     pool: web::Data<TenancyPool>,
     state: web::Data<IdentityState>,
+    clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
     limit(&state, "reset:ip", &caller_ip(&request), state.limits.reset_per_ip).await?;
     let normalized = lookup_form(&body.email)?;
-    limit(&state, "reset:account", &normalized, state.limits.reset_per_account).await?;
-    let mut conn = pool.hq().await?;
-    if let Some(account) = store::account_by_email(&mut conn, &state.keys, &normalized).await? {
-        let token = SecretToken::generate();
-        store::create_one_time_token(&mut conn, &token.hash, account.id, TokenPurpose::PasswordReset, RESET_LIFETIME)
-            .await?;
-        let body = format!(
-            "Reset your CareService password with this token:\n\n{}\n\nIt works once, for 30 minutes.",
-            token.secret
-        );
-        store::enqueue_mail(&mut conn, &account.email, "Reset your password", &body).await?;
+    let address = state.keys.lookup(&normalized);
+    if state.limiter.check(&format!("reset:account:{address}"), state.limits.reset_per_account).await.is_ok() {
+        let mut conn = pool.hq().await?;
+        reset_mail::enqueue(&mut conn, &address, clock.now()).await?;
     }
     Ok(accepted("if the address has an account, a reset link is on its way"))
 }
@@ -446,7 +512,12 @@ async fn confirm_password_reset(
         })
         .await?;
     let account_id = reset.ok_or_else(invalid_token)?;
-    tracing::info!(account.id = %account_id, "password reset; every session revoked");
+    // The forgotten-password path lets its owner back in: this client's
+    // lockout and the address's sign-in count are forgotten.
+    let address = store::account(&mut conn, &state.keys, account_id).await?.email_normalized;
+    state.limiter.lockouts().clear(&lockout_key(&address, &caller_ip(&request))).await;
+    state.limiter.forget(&format!("sign-in:account:{address}"), state.limits.sign_in_per_account).await;
+    tracing::info!(account.id = %account_id, "password reset; every session and reset token revoked");
     Ok(HttpResponse::NoContent().finish())
 }
 

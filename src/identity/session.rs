@@ -24,6 +24,11 @@ use crate::tenancy::router::ResolvedHost;
 /// What a session that has not passed its account's MFA may still do.
 const MFA_PENDING_PATHS: [&str; 3] = ["/api/v1/auth/mfa/verify", "/api/v1/auth/sign-out", "/api/v1/auth/session"];
 
+/// What a session of a privileged account that has not enrolled in MFA yet
+/// may still do: enrol (which passes MFA for the session), and no more.
+const MFA_ENROLMENT_PATHS: [&str; 4] =
+    ["/api/v1/auth/mfa/enrol", "/api/v1/auth/mfa/confirm", "/api/v1/auth/sign-out", "/api/v1/auth/session"];
+
 /// The session cookie. `__Host-` binds it to this host, over HTTPS, path /.
 pub const SESSION_COOKIE: &str = "__Host-session";
 
@@ -39,6 +44,22 @@ impl Authenticated {
     /// Whether the session passed MFA.
     pub fn mfa_verified(&self) -> bool {
         self.session.mfa_verified_at.is_some()
+    }
+
+    /// Refuses an account whose email address is not verified yet. Booking
+    /// needs it: a booking sends someone to an address and holds money, its
+    /// confirmations and refunds are mailed, and an unverified account may
+    /// have been made by someone other than the address's owner.
+    pub fn require_verified_email(&self) -> Result<(), ApiError> {
+        if self.account.email_verified_at.is_some() {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "email-not-verified",
+            "Forbidden",
+            "confirm your email address first (the token mailed at sign-up, POST /api/v1/auth/verify-email)",
+        ))
     }
 }
 
@@ -58,6 +79,10 @@ pub fn expired_session_cookie() -> Cookie<'static> {
     let mut cookie = session_cookie("", Duration::zero());
     cookie.make_removal();
     cookie
+}
+
+fn mfa_required(detail: &str) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "mfa-required", "Forbidden", detail)
 }
 
 fn unauthenticated(detail: &str) -> ApiError {
@@ -135,14 +160,24 @@ impl FromRequest for Authenticated {
                     return Err(unauthenticated("the session has ended; sign in again"));
                 }
             }
-            // An account with MFA gets nothing but MFA itself until the session passed it.
-            if account.has_mfa() && session.mfa_verified_at.is_none() && !MFA_PENDING_PATHS.contains(&request.path()) {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "mfa-required",
-                    "Forbidden",
-                    "this account uses two-factor authentication: pass it first (/api/v1/auth/mfa/verify)",
-                ));
+            // An account with MFA gets nothing but MFA itself until the session
+            // passed it; an account with a privileged role must use MFA, so
+            // until it has enrolled it gets nothing but the enrolment. Decided
+            // here, once, rather than in each guard: a route that reads the
+            // roles itself (bookings, payments) cannot forget it.
+            if session.mfa_verified_at.is_none() {
+                let path = request.path();
+                if account.has_mfa() && !MFA_PENDING_PATHS.contains(&path) {
+                    return Err(mfa_required(
+                        "this account uses two-factor authentication: pass it first (/api/v1/auth/mfa/verify)",
+                    ));
+                }
+                let privileged = memberships.iter().any(|m| m.role.is_privileged());
+                if !account.has_mfa() && privileged && !MFA_ENROLMENT_PATHS.contains(&path) {
+                    return Err(mfa_required(
+                        "this account's role needs two-factor authentication: enrol first (/api/v1/auth/mfa/enrol)",
+                    ));
+                }
             }
             // Sliding the idle timeout needs a write; once a minute is enough.
             if now - session.last_seen_at > Duration::seconds(60) {

@@ -5,9 +5,6 @@ use super::model::SessionPolicy;
 use super::password::PasswordHasherPool;
 use super::ratelimit::{Limits, RateLimiter};
 
-/// Consecutive wrong passwords after which an account is locked (briefly).
-pub const LOCKOUT_THRESHOLD: i32 = 10;
-
 /// Identity settings and services, shared by every worker.
 #[derive(Clone)]
 pub struct IdentityState {

@@ -47,8 +47,17 @@ pub async fn account_by_email(
     keys: &Keyring,
     normalized: &str,
 ) -> QueryResult<Option<Account>> {
+    account_by_lookup(conn, keys, &keys.lookup(normalized)).await
+}
+
+/// The account whose address has this keyed hash.
+pub async fn account_by_lookup(
+    conn: &mut AsyncPgConnection,
+    keys: &Keyring,
+    lookup: &str,
+) -> QueryResult<Option<Account>> {
     let found = accounts::table
-        .filter(accounts::email_normalized.eq(keys.lookup(normalized)))
+        .filter(accounts::email_normalized.eq(lookup))
         .select(Account::as_select())
         .first(conn)
         .await
@@ -230,61 +239,33 @@ pub async fn revoke_all_sessions(conn: &mut AsyncPgConnection, account_id: Uuid)
         .await
 }
 
-/// After a wrong password: counts the failure and, from `threshold`
-/// consecutive failures, locks the account for a time that doubles with each
-/// further failure, capped at an hour. Never permanent.
-pub async fn record_failed_sign_in(conn: &mut AsyncPgConnection, account: &Account, threshold: i32) -> QueryResult<()> {
-    let account_id = account.id;
-    conn.transaction(|conn| {
-        async move {
-            // Counted in the database, so parallel guesses are all counted.
-            let failures: i32 = diesel::update(accounts::table.find(account_id))
-                .set(accounts::failed_sign_ins.eq(accounts::failed_sign_ins + 1))
-                .returning(accounts::failed_sign_ins)
-                .get_result(conn)
-                .await?;
-            if failures >= threshold {
-                let doublings = u32::try_from(failures - threshold).unwrap_or(0).min(6);
-                let now = Utc::now();
-                let locked_until = now + Duration::minutes(1_i64 << doublings);
-                diesel::update(accounts::table.find(account_id))
-                    .set(accounts::locked_until.eq(locked_until))
-                    .execute(conn)
-                    .await?;
-                let payload =
-                    json!({ "account": account_id, "failed_sign_ins": failures, "locked_until": locked_until });
-                crate::audit::append_hq(conn, "account.locked", "system", &payload, now).await?;
-            }
-            Ok(())
-        }
-        .scope_boxed()
-    })
-    .await
-}
-
-/// After a right password: clears the failure count, and stores a rehashed
-/// password when its parameters changed.
-pub async fn record_sign_in(conn: &mut AsyncPgConnection, account_id: Uuid, new_hash: Option<&str>) -> QueryResult<()> {
-    let reset = (accounts::failed_sign_ins.eq(0), accounts::locked_until.eq(None::<DateTime<Utc>>));
-    let target = accounts::table.find(account_id);
-    match new_hash {
-        Some(hash) => diesel::update(target).set((reset, accounts::password_hash.eq(hash))).execute(conn).await?,
-        None => diesel::update(target).set(reset).execute(conn).await?,
-    };
-    Ok(())
-}
-
-/// Replaces the password and revokes every session.
-pub async fn set_password(conn: &mut AsyncPgConnection, account_id: Uuid, hash: &str) -> QueryResult<()> {
+/// Stores a password's new hash (its parameters changed) after it was
+/// verified at sign-in.
+pub async fn store_rehashed_password(conn: &mut AsyncPgConnection, account_id: Uuid, hash: &str) -> QueryResult<()> {
     diesel::update(accounts::table.find(account_id))
-        .set((
-            accounts::password_hash.eq(hash),
-            accounts::failed_sign_ins.eq(0),
-            accounts::locked_until.eq(None::<DateTime<Utc>>),
-            accounts::updated_at.eq(Utc::now()),
-        ))
+        .set(accounts::password_hash.eq(hash))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Replaces the password, revokes every session and ends every reset token
+/// still outstanding: a link mailed before the change must not undo it.
+pub async fn set_password(conn: &mut AsyncPgConnection, account_id: Uuid, hash: &str) -> QueryResult<()> {
+    let now = Utc::now();
+    diesel::update(accounts::table.find(account_id))
+        .set((accounts::password_hash.eq(hash), accounts::updated_at.eq(now)))
         .execute(conn)
         .await?;
+    diesel::update(
+        one_time_tokens::table
+            .filter(one_time_tokens::account_id.eq(account_id))
+            .filter(one_time_tokens::purpose.eq(TokenPurpose::PasswordReset.as_str()))
+            .filter(one_time_tokens::used_at.is_null()),
+    )
+    .set(one_time_tokens::used_at.eq(now))
+    .execute(conn)
+    .await?;
     revoke_all_sessions(conn, account_id).await.map(|_| ())
 }
 

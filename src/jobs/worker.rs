@@ -127,6 +127,9 @@ async fn run_hq_job(context: &JobContext, job: &Job) -> anyhow::Result<()> {
         "privacy.export" => crate::privacy::export::build(&context.pool, &context.keys, id("export")?, now).await,
         "privacy.erase" => crate::privacy::erasure::erase(&context.pool, &context.keys, id("account")?, now).await,
         "privacy.retention" => crate::privacy::retention::run(&context.pool, now).await.map(|_| ()),
+        crate::identity::reset_mail::JOB_KIND => {
+            crate::identity::reset_mail::run(&context.pool, &context.keys, &job.payload).await
+        }
         other => anyhow::bail!("job kind {other:?} has no territory and no HQ handler"),
     }
 }

@@ -221,9 +221,9 @@ async fn an_invitation_creates_the_account_once_and_attaches_an_existing_one() {
 }
 
 /// A redis-server of this test's own, on a free port; stopped on drop.
-struct Redis {
+pub(crate) struct Redis {
     child: std::process::Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Drop for Redis {
@@ -233,7 +233,7 @@ impl Drop for Redis {
     }
 }
 
-fn start_redis() -> Redis {
+pub(crate) fn start_redis() -> Redis {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = std::process::Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])

@@ -417,3 +417,34 @@ pub fn assert_holds_none(what: &str, body: &str, secrets: &[&str]) {
     let found: Vec<&str> = secrets.iter().copied().filter(|secret| body.contains(secret)).collect();
     assert!(found.is_empty(), "{what} holds {found:?}: {body}");
 }
+
+impl TestApp {
+    /// The tokens in every mail to `to`, oldest first.
+    pub async fn mailed_tokens(&self, to: &str) -> Vec<String> {
+        use careservice::schema::mail_outbox;
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let mut conn = self.db.admin().await;
+        let bodies: Vec<String> = mail_outbox::table
+            .filter(mail_outbox::to_address.eq(to))
+            .order(mail_outbox::created_at.asc())
+            .select(mail_outbox::body)
+            .load(&mut conn)
+            .await
+            .expect("mails");
+        bodies
+            .iter()
+            .filter_map(|body| {
+                body.lines().map(str::trim).find(|line| line.len() == 43 && !line.contains(' ')).map(str::to_owned)
+            })
+            .collect()
+    }
+
+    /// The token in the newest mail to `to`, waiting up to 10 s for the job
+    /// worker to queue one (mails that a job writes).
+    pub async fn mailed_token_soon(&self, to: &str) -> String {
+        let arrived = eventually(Duration::from_secs(10), || async { !self.mailed_tokens(to).await.is_empty() }).await;
+        assert!(arrived.is_some(), "no mail to {to} within 10 s");
+        self.mailed_token(to).await
+    }
+}

@@ -11,6 +11,7 @@ mod cluster_owner;
 mod conformance;
 mod cross_territory;
 mod helpers;
+mod identity_hardening;
 mod isolation;
 mod job_recovery;
 mod mail;
