@@ -16,5 +16,6 @@ mod money;
 mod onboarding;
 mod openapi;
 mod privacy;
+mod refund_claims;
 mod resilience;
 mod routing;
