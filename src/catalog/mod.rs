@@ -5,6 +5,7 @@ pub mod cache;
 pub mod effective;
 pub mod hq_routes;
 pub mod model;
+pub mod prices;
 pub mod pros;
 pub mod routes;
 pub mod settings;

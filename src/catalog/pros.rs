@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::effective::effective_catalog;
 use super::model::{check_price, check_text};
+use super::prices::{customer_price, pro_prices};
+use super::routes::local_date;
 use super::store;
 use crate::http::ApiError;
 use crate::http::problem::Problem;
@@ -225,10 +228,10 @@ struct ServiceQuery {
     service: String,
 }
 
-/// id, display name, bio, languages, postcodes and own price of a listed pro.
-type PublicProRow = (Uuid, String, String, Vec<String>, Vec<String>, Option<Decimal>);
+/// id, display name, bio, languages and postcodes of a listed pro.
+type PublicProRow = (Uuid, String, String, Vec<String>, Vec<String>);
 
-/// A pro as the public sees it.
+/// A pro as the public sees it: the approved profile only.
 #[derive(Serialize, ToSchema)]
 struct PublicPro {
     id: Uuid,
@@ -236,8 +239,9 @@ struct PublicPro {
     bio: String,
     languages: Vec<String>,
     postcodes: Vec<String>,
-    /// The pro's own price; null for the territory's.
-    price: Option<Money>,
+    /// What a booking with this pro costs, VAT included: the pro's own price
+    /// or the territory's, within HQ's bounds.
+    price: Money,
 }
 
 /// The pros offering a service.
@@ -253,34 +257,44 @@ struct AllPros {
     pros: Vec<Pro>,
 }
 
-/// The territory's active pros for a service, public fields only.
+/// The territory's active pros for a service it offers today, public fields
+/// only, each with the price a booking with it costs.
 #[utoipa::path(tag = "pros", params(ServiceQuery), responses(
     (status = 200, body = PublicPros),
-    (status = 404, description = "unknown-service", body = Problem),
+    (status = 404, description = "unknown-service: no such service, or not offered here (inactive at HQ, or disabled by the territory)", body = Problem),
 ))]
 #[get("/pros")]
 async fn public_pros(current: CurrentTerritory, query: web::Query<ServiceQuery>) -> Result<HttpResponse, ApiError> {
     let mut conn = current.connection().await?;
-    let service = store::service(&mut conn, &query.service)
+    let today = local_date(current.territory());
+    // The effective catalog leaves out what HQ made inactive and what the
+    // territory disabled: booking those answers 404, and so does this.
+    let service = effective_catalog(&mut conn, today)
         .await?
-        .ok_or_else(|| ApiError::not_found("unknown-service", format!("there is no service {:?}", query.service)))?;
+        .into_iter()
+        .find(|service| service.code == query.service)
+        .ok_or_else(|| {
+            ApiError::not_found("unknown-service", format!("this territory does not offer {:?}", query.service))
+        })?;
     let rows: Vec<PublicProRow> = pros::table
         .inner_join(pro_offerings::table)
         .filter(pros::status.eq("active"))
         .filter(pro_offerings::service_code.eq(&service.code))
         .order(pros::display_name)
-        .select((pros::id, pros::display_name, pros::bio, pros::languages, pros::postcodes, pro_offerings::price))
+        .select((pros::id, pros::display_name, pros::bio, pros::languages, pros::postcodes))
         .load(&mut *conn)
         .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|row| row.0).collect();
+    let prices = pro_prices(&mut conn, &service, &ids).await?;
     let pros: Vec<PublicPro> = rows
         .into_iter()
-        .map(|(id, display_name, bio, languages, postcodes, price)| PublicPro {
+        .map(|(id, display_name, bio, languages, postcodes)| PublicPro {
+            price: Money::euros(prices.get(&id).copied().unwrap_or_else(|| customer_price(&service, None))),
             id,
             display_name,
             bio,
             languages,
             postcodes,
-            price: price.map(Money::euros),
         })
         .collect();
     Ok(HttpResponse::Ok().json(PublicPros { service: service.code, pros }))

@@ -118,12 +118,11 @@ pub fn captured_parts(payment: &Payment) -> Result<Parts, PaymentError> {
 /// total, in the caller's transaction; false when it was completed before.
 pub async fn complete(conn: &mut AsyncPgConnection, request: &RefundRequest<'_>) -> diesel::QueryResult<bool> {
     store::lock(conn, request.payment_id).await?;
-    let completed = diesel::sql_query(
-        "UPDATE refunds SET status = 'completed' WHERE external_id = $1 AND status = 'pending'",
-    )
-    .bind::<Text, _>(request.external_id)
-    .execute(conn)
-    .await?;
+    let completed =
+        diesel::sql_query("UPDATE refunds SET status = 'completed' WHERE external_id = $1 AND status = 'pending'")
+            .bind::<Text, _>(request.external_id)
+            .execute(conn)
+            .await?;
     if completed == 0 {
         return Ok(false);
     }

@@ -6,6 +6,7 @@ mod auth;
 mod authorization;
 mod bookings;
 mod catalog;
+mod catalog_prices;
 mod cli;
 mod conformance;
 mod helpers;
