@@ -111,6 +111,10 @@ pub mod tenant {
             status -> Text,
             created_at -> Timestamptz,
             updated_at -> Timestamptz,
+            pending_display_name -> Nullable<Text>,
+            pending_bio -> Nullable<Text>,
+            pending_since -> Nullable<Timestamptz>,
+            profile_revision -> Int4,
         }
     }
 

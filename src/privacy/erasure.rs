@@ -68,8 +68,9 @@ async fn erase_in_territory(
             }
             diesel::sql_query(
                 "UPDATE pros SET display_name = 'Erased', bio = '', languages = '{}', postcodes = '{}',
+                        pending_display_name = NULL, pending_bio = NULL, pending_since = NULL,
                         status = 'offboarded', updated_at = $2
-                  WHERE account_id = $1 AND display_name <> 'Erased'",
+                  WHERE account_id = $1 AND (display_name <> 'Erased' OR pending_since IS NOT NULL)",
             )
             .bind::<SqlUuid, _>(account)
             .bind::<Timestamptz, _>(now)

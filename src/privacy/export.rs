@@ -79,7 +79,8 @@ fn territory_query(table: &str) -> Option<&'static str> {
         }
         "idempotency_keys" => "SELECT key, state, created_at FROM idempotency_keys WHERE account_id = $1",
         "pros" => {
-            "SELECT id, display_name, bio, languages, postcodes, status, created_at FROM pros WHERE account_id = $1"
+            "SELECT id, display_name, bio, languages, postcodes, status, created_at, pending_display_name, pending_bio,
+                    pending_since FROM pros WHERE account_id = $1"
         }
         "pro_offerings" => {
             "SELECT service_code, price FROM pro_offerings WHERE pro_id IN (SELECT id FROM pros WHERE account_id = $1)"

@@ -7,6 +7,7 @@ mod authorization;
 mod bookings;
 mod catalog;
 mod catalog_prices;
+mod catalog_review;
 mod cli;
 mod conformance;
 mod helpers;
