@@ -208,6 +208,7 @@ diesel::table! {
         expires_at -> Timestamptz,
         accepted_at -> Nullable<Timestamptz>,
         accepted_by -> Nullable<Uuid>,
+        email -> Text,
     }
 }
 
@@ -229,6 +230,7 @@ diesel::table! {
         sent_at -> Nullable<Timestamptz>,
         attempts -> Int4,
         last_error -> Nullable<Text>,
+        to_lookup -> Text,
     }
 }
 

@@ -14,6 +14,7 @@ pub mod password;
 pub mod ratelimit;
 pub mod role;
 pub mod routes;
+pub mod sealing;
 pub mod session;
 pub mod state;
 pub mod store;

@@ -17,6 +17,7 @@ mod migrations;
 mod money;
 mod onboarding;
 mod openapi;
+mod personal_data_at_rest;
 mod privacy;
 mod refund_claims;
 mod resilience;
