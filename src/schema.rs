@@ -111,6 +111,10 @@ pub mod tenant {
             status -> Text,
             created_at -> Timestamptz,
             updated_at -> Timestamptz,
+            pending_display_name -> Nullable<Text>,
+            pending_bio -> Nullable<Text>,
+            pending_since -> Nullable<Timestamptz>,
+            profile_revision -> Int4,
         }
     }
 
@@ -204,6 +208,7 @@ diesel::table! {
         expires_at -> Timestamptz,
         accepted_at -> Nullable<Timestamptz>,
         accepted_by -> Nullable<Uuid>,
+        email -> Text,
     }
 }
 
@@ -225,6 +230,7 @@ diesel::table! {
         sent_at -> Nullable<Timestamptz>,
         attempts -> Int4,
         last_error -> Nullable<Text>,
+        to_lookup -> Text,
     }
 }
 

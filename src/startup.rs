@@ -68,6 +68,7 @@ impl Application {
             tokio::spawn(run_delivery(
                 pool.clone(),
                 MailTransport::new(settings.smtp_url.as_deref(), &settings.mail_from)?,
+                settings.keys.clone(),
             )),
         ];
         let payments = Payments::new(settings.payment_provider.clone(), settings.payment_webhook_secret.as_bytes());

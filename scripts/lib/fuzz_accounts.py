@@ -5,10 +5,15 @@ service with weekly hours) and a customer (with a booking). Prints shell
 assignments of their bearer tokens.
 
 Usage: fuzz_accounts.py BASE_URL TERRITORY HQ_EMAIL HQ_PASSWORD
-Mailed tokens are read from hq.mail_outbox with psql (PGHOST etc. set).
+Mailed tokens are read from hq.mail_outbox with psql (PGHOST etc. set): the
+outbox keeps addresses as keyed hashes and bodies sealed, so they are found
+and opened with the demo keys the fuzzed server runs with.
 """
 
+import base64
 import datetime
+import hashlib
+import hmac
 import subprocess
 import sys
 import time
@@ -16,6 +21,7 @@ import uuid
 
 import pyotp
 import requests
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 BASE, TERRITORY, HQ_EMAIL, HQ_PASSWORD = sys.argv[1:5]
 TERRITORY_HOST = f"{TERRITORY}.localhost"
@@ -34,13 +40,34 @@ def call(method, host, path, token=None, expect=(200,), **kwargs):
     return response.json() if response.content else None
 
 
+# careservice::privacy::keys::DEMO_KEYS: key version 1 and the lookup key.
+DEMO_KEY = "ZGVtby1rZXktbm90LWZvci1wcm9kdWN0aW9uLTEyMzQ"
+DEMO_LOOKUP_KEY = "ZGVtby1sb29rdXAta2V5LW5vdC1mb3ItcHJvZHVjdGlvbg"
+
+
+def unbase64(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def opened_body(mail_id, sealed):
+    """A mail body sealed as `enc:v1:BASE64(nonce || ciphertext)`, bound to its row."""
+    version, payload = sealed.removeprefix("enc:v").split(":", 1)
+    if version != "1":
+        sys.exit(f"mail {mail_id} is sealed with key {version}, not the demo key")
+    raw = unbase64(payload)
+    place = f"careservice/hq/mail_outbox/body/{mail_id}".encode()
+    return AESGCM(unbase64(DEMO_KEY)).decrypt(raw[:12], raw[12:], place).decode()
+
+
 def mailed_token(address):
     """The last token mailed to an address: the line after the blank line."""
+    lookup = hmac.new(unbase64(DEMO_LOOKUP_KEY), address.strip().lower().encode(), hashlib.sha256).hexdigest()
     for _ in range(50):
-        body = subprocess.run(
-            ["psql", "-At", "-d", "careservice", "-c",
-             "SELECT body FROM hq.mail_outbox WHERE to_address = '%s' ORDER BY created_at DESC LIMIT 1" % address],
-            check=True, capture_output=True, text=True).stdout
+        found = subprocess.run(
+            ["psql", "-At", "-F", " ", "-d", "careservice", "-c",
+             "SELECT id, body FROM hq.mail_outbox WHERE to_lookup = '%s' ORDER BY created_at DESC LIMIT 1" % lookup],
+            check=True, capture_output=True, text=True).stdout.strip()
+        body = opened_body(*found.split(" ", 1)) if found else ""
         lines = [line.strip() for line in body.splitlines()]
         for i, line in enumerate(lines[:-1]):
             if line == "" and lines[i + 1]:

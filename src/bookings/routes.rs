@@ -28,7 +28,7 @@ use crate::payments::provider::test_cards;
 use crate::privacy::keys::{Keyring, Place};
 use crate::scheduling::routes::{Search, prepare_search};
 use crate::scheduling::slots::is_free;
-use crate::schema::tenant::{pro_offerings, pros};
+use crate::schema::tenant::pros;
 use crate::tenancy::Territory;
 
 /// How long a booking holds its slot before it must move on.
@@ -373,14 +373,8 @@ async fn hold(
     // Concurrent requests may pick the same pro; the database refuses all but
     // one, and the others try the next free pro.
     for (pro_id, buffer) in candidates {
-        // A pro's own price (set within HQ's bounds) is what it advertises.
-        let own_price: Option<rust_decimal::Decimal> = pro_offerings::table
-            .find((pro_id, &service.code))
-            .select(pro_offerings::price)
-            .first(conn)
-            .await
-            .optional()?
-            .flatten();
+        // What the pro list and the slot search showed for this pro.
+        let price = search.price_of(pro_id);
         let id = Uuid::new_v4();
         let (address, notes) = seal_private(keys, territory, id, input.address.trim(), &input.notes);
         let new = NewBooking {
@@ -391,7 +385,7 @@ async fn hold(
             starts_at: start,
             ends_at: start + Duration::minutes(i64::from(service.duration_minutes)),
             buffer_minutes: i32::try_from(buffer).unwrap_or(0),
-            price: own_price.unwrap_or(service.price),
+            price,
             vat_rate: service.vat_rate,
             cancellation_free_hours: service.cancellation_free_hours,
             cancellation_fee_percent: service.cancellation_fee_percent,

@@ -31,9 +31,15 @@ pub struct EffectiveService {
     pub description_en: String,
     #[diesel(sql_type = Integer)]
     pub duration_minutes: i32,
-    /// Including VAT.
+    /// Including VAT, held within HQ's bounds.
     #[diesel(sql_type = Numeric)]
     pub price: Decimal,
+    /// HQ's lowest price for the service, VAT included.
+    #[diesel(sql_type = Numeric)]
+    pub min_price: Decimal,
+    /// HQ's highest price for the service, VAT included.
+    #[diesel(sql_type = Numeric)]
+    pub max_price: Decimal,
     #[diesel(sql_type = Numeric)]
     pub vat_rate: Decimal,
     #[diesel(sql_type = Bool)]
@@ -55,6 +61,7 @@ SELECT s.code, s.category, c.name_nl AS category_nl, c.name_en AS category_en,
        least(greatest(coalesce(o.duration_minutes, s.duration_minutes), s.min_duration_minutes),
              s.max_duration_minutes) AS duration_minutes,
        least(greatest(coalesce(o.price, s.base_price), s.min_price), s.max_price) AS price,
+       s.min_price, s.max_price,
        r.rate AS vat_rate,
        s.instant_booking,
        coalesce(o.cancellation_free_hours, st.cancellation_free_hours) AS cancellation_free_hours,

@@ -5,6 +5,8 @@ pub mod cache;
 pub mod effective;
 pub mod hq_routes;
 pub mod model;
+pub mod prices;
+pub mod profiles;
 pub mod pros;
 pub mod routes;
 pub mod settings;
@@ -17,5 +19,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(routes::configure)
         .configure(hq_routes::configure)
         .configure(pros::configure)
+        .configure(profiles::configure)
         .configure(settings::configure);
 }

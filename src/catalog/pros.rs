@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::model::{check_price, check_text};
+use super::effective::effective_catalog;
+use super::model::check_price;
+use super::prices::{customer_price, pro_prices};
+use super::routes::local_date;
 use super::store;
 use crate::http::ApiError;
 use crate::http::problem::Problem;
@@ -23,21 +26,19 @@ use crate::tenancy::CurrentTerritory;
 
 /// Registers the pro routes (under `/api/v1`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(public_pros)
-        .service(put_profile)
-        .service(put_offering)
-        .service(delete_offering)
-        .service(manage_pros)
-        .service(set_status);
+    cfg.service(public_pros).service(put_offering).service(delete_offering).service(manage_pros).service(set_status);
 }
 
-/// A row of `pros`.
+/// A row of `pros`, as the pro itself and its franchisee see it: the
+/// approved public text, and the edit of it that awaits review.
 #[derive(Debug, Clone, Serialize, Queryable, Selectable, ToSchema)]
 #[diesel(table_name = pros, check_for_backend(diesel::pg::Pg))]
 pub struct Pro {
     pub id: Uuid,
     pub account_id: Uuid,
+    /// The approved name: what the public sees.
     pub display_name: String,
+    /// The approved bio: what the public sees.
     pub bio: String,
     pub languages: Vec<String>,
     pub postcodes: Vec<String>,
@@ -46,77 +47,23 @@ pub struct Pro {
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The name the pro asked for, until the franchisee approves or rejects it.
+    pub pending_display_name: Option<String>,
+    /// The bio the pro asked for, until the franchisee approves or rejects it.
+    pub pending_bio: Option<String>,
+    /// When the pending edit was made; null when nothing awaits review.
+    pub pending_since: Option<DateTime<Utc>>,
+    /// Counts the edits; a review names the revision it decides on.
+    pub profile_revision: i32,
 }
 
-/// A pro's public profile.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"display_name": "Pieter", "bio": "Ten years of window cleaning", "languages": ["nl", "en"], "postcodes": ["1011", "1012"]}))]
-struct Profile {
-    display_name: String,
-    #[serde(default)]
-    bio: String,
-    #[serde(default)]
-    languages: Vec<String>,
-    #[serde(default)]
-    postcodes: Vec<String>,
-}
-
-impl Profile {
-    fn validate(&self) -> Result<(), String> {
-        check_text("display_name", self.display_name.trim(), 1, 200)?;
-        check_text("bio", &self.bio, 0, 4000)?;
-        let language_ok = |l: &String| (2..=3).contains(&l.len()) && l.chars().all(|c| c.is_ascii_lowercase());
-        if self.languages.len() > 10 || !self.languages.iter().all(language_ok) {
-            return Err("languages are up to 10 ISO 639 codes such as nl, en".into());
-        }
-        let postcode_ok = |p: &String| p.len() == 4 && p.chars().all(|c| c.is_ascii_digit()) && !p.starts_with('0');
-        if self.postcodes.len() > 500 || !self.postcodes.iter().all(postcode_ok) {
-            return Err("postcodes are up to 500 four-digit postcode areas such as 1011".into());
-        }
-        Ok(())
-    }
-}
-
-fn require_pro(member: &TerritoryMember) -> Result<(), ApiError> {
+/// Refuses a member who is not one of the territory's pros.
+pub fn require_pro(member: &TerritoryMember) -> Result<(), ApiError> {
     if member.roles.contains(&Role::Pro) {
         Ok(())
     } else {
         Err(ApiError::new(StatusCode::FORBIDDEN, "not-a-pro", "Forbidden", "this endpoint is for the territory's pros"))
     }
-}
-
-/// A pro sets its profile; a new profile waits for the franchisee's approval.
-#[utoipa::path(tag = "pros", security(("bearer" = []), ("session_cookie" = [])), responses(
-    (status = 200, body = Pro),
-    (status = 422, description = "invalid-profile", body = Problem),
-))]
-#[put("/pro/profile")]
-async fn put_profile(member: TerritoryMember, body: web::Json<Profile>) -> Result<HttpResponse, ApiError> {
-    require_pro(&member)?;
-    body.validate().map_err(|e| ApiError::unprocessable("invalid-profile", e))?;
-    let mut conn = member.territory.connection().await?;
-    let pro: Pro = diesel::insert_into(pros::table)
-        .values((
-            pros::account_id.eq(member.auth.account.id),
-            pros::display_name.eq(body.display_name.trim()),
-            pros::bio.eq(&body.bio),
-            pros::languages.eq(&body.languages),
-            pros::postcodes.eq(&body.postcodes),
-        ))
-        .on_conflict(pros::account_id)
-        .do_update()
-        .set((
-            pros::display_name.eq(body.display_name.trim()),
-            pros::bio.eq(&body.bio),
-            pros::languages.eq(&body.languages),
-            pros::postcodes.eq(&body.postcodes),
-            pros::updated_at.eq(diesel::dsl::now),
-        ))
-        .returning(Pro::as_returning())
-        .get_result(&mut *conn)
-        .await?;
-    Ok(HttpResponse::Ok().json(pro))
 }
 
 /// A service a pro offers, at HQ's price or its own.
@@ -225,10 +172,10 @@ struct ServiceQuery {
     service: String,
 }
 
-/// id, display name, bio, languages, postcodes and own price of a listed pro.
-type PublicProRow = (Uuid, String, String, Vec<String>, Vec<String>, Option<Decimal>);
+/// id, display name, bio, languages and postcodes of a listed pro.
+type PublicProRow = (Uuid, String, String, Vec<String>, Vec<String>);
 
-/// A pro as the public sees it.
+/// A pro as the public sees it: the approved profile only.
 #[derive(Serialize, ToSchema)]
 struct PublicPro {
     id: Uuid,
@@ -236,8 +183,9 @@ struct PublicPro {
     bio: String,
     languages: Vec<String>,
     postcodes: Vec<String>,
-    /// The pro's own price; null for the territory's.
-    price: Option<Money>,
+    /// What a booking with this pro costs, VAT included: the pro's own price
+    /// or the territory's, within HQ's bounds.
+    price: Money,
 }
 
 /// The pros offering a service.
@@ -253,34 +201,44 @@ struct AllPros {
     pros: Vec<Pro>,
 }
 
-/// The territory's active pros for a service, public fields only.
+/// The territory's active pros for a service it offers today, public fields
+/// only, each with the price a booking with it costs.
 #[utoipa::path(tag = "pros", params(ServiceQuery), responses(
     (status = 200, body = PublicPros),
-    (status = 404, description = "unknown-service", body = Problem),
+    (status = 404, description = "unknown-service: no such service, or not offered here (inactive at HQ, or disabled by the territory)", body = Problem),
 ))]
 #[get("/pros")]
 async fn public_pros(current: CurrentTerritory, query: web::Query<ServiceQuery>) -> Result<HttpResponse, ApiError> {
     let mut conn = current.connection().await?;
-    let service = store::service(&mut conn, &query.service)
+    let today = local_date(current.territory());
+    // The effective catalog leaves out what HQ made inactive and what the
+    // territory disabled: booking those answers 404, and so does this.
+    let service = effective_catalog(&mut conn, today)
         .await?
-        .ok_or_else(|| ApiError::not_found("unknown-service", format!("there is no service {:?}", query.service)))?;
+        .into_iter()
+        .find(|service| service.code == query.service)
+        .ok_or_else(|| {
+            ApiError::not_found("unknown-service", format!("this territory does not offer {:?}", query.service))
+        })?;
     let rows: Vec<PublicProRow> = pros::table
         .inner_join(pro_offerings::table)
         .filter(pros::status.eq("active"))
         .filter(pro_offerings::service_code.eq(&service.code))
         .order(pros::display_name)
-        .select((pros::id, pros::display_name, pros::bio, pros::languages, pros::postcodes, pro_offerings::price))
+        .select((pros::id, pros::display_name, pros::bio, pros::languages, pros::postcodes))
         .load(&mut *conn)
         .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|row| row.0).collect();
+    let prices = pro_prices(&mut conn, &service, &ids).await?;
     let pros: Vec<PublicPro> = rows
         .into_iter()
-        .map(|(id, display_name, bio, languages, postcodes, price)| PublicPro {
+        .map(|(id, display_name, bio, languages, postcodes)| PublicPro {
+            price: Money::euros(prices.get(&id).copied().unwrap_or_else(|| customer_price(&service, None))),
             id,
             display_name,
             bio,
             languages,
             postcodes,
-            price: price.map(Money::euros),
         })
         .collect();
     Ok(HttpResponse::Ok().json(PublicPros { service: service.code, pros }))
@@ -347,5 +305,5 @@ async fn set_status(
 
 /// The pro operations, for the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(public_pros, put_profile, put_offering, delete_offering, manage_pros, set_status))]
+#[openapi(paths(public_pros, put_offering, delete_offering, manage_pros, set_status))]
 pub struct Doc;

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use super::args::GlobalArgs;
 use crate::database::Database;
+use crate::identity::sealing::seal_stored_rows;
 use crate::privacy::rotate::{rotate_accounts, rotate_territory, stale_values};
 use crate::tenancy::connection::PoolSettings;
 use crate::tenancy::{TenancyPool, store};
@@ -26,6 +27,14 @@ pub async fn rotate(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         Err(error) => {
             failed += 1;
             println!("hq accounts: failed: {error}");
+        }
+    }
+    let sealed = async { seal_stored_rows(&mut *pool.hq().await?, &keys).await };
+    match sealed.await {
+        Ok(rewritten) => println!("hq invitations and mail: {rewritten} row(s) re-encrypted"),
+        Err(error) => {
+            failed += 1;
+            println!("hq invitations and mail: failed: {error}");
         }
     }
     for territory in &territories {

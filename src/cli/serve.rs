@@ -51,6 +51,10 @@ async fn serve_on(settings: &ServerSettings, database_url: &str) -> anyhow::Resu
     if failed > 0 {
         tracing::warn!(failed, "some territories could not be migrated; they keep their old version");
     }
+    let sealed = crate::identity::sealing::seal_stored_rows_at(database_url, &settings.keys).await?;
+    if sealed > 0 {
+        tracing::info!(rows = sealed, "invitations and mail sealed");
+    }
     let application = Application::build(settings, database_url).await?;
     let handle = application.handle();
     let port = application.port();

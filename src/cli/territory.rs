@@ -13,6 +13,7 @@ use super::EXIT_ALREADY_EXISTS;
 use super::args::{CreateArgs, GlobalArgs, MigrateArgs, TerritoryCommand};
 use crate::database::Database;
 use crate::database::migrations::migrate_hq;
+use crate::identity::sealing::seal_stored_rows_at;
 use crate::tenancy::connection::PoolSettings;
 use crate::tenancy::migrate::{MigrateOptions, TerritoryMigration, migrate_all};
 use crate::tenancy::provision::{ProvisionError, drop_archived, provision};
@@ -23,9 +24,17 @@ use crate::tenancy::{TenancyPool, Territory, TerritoryStatus, store};
 
 /// `careservice migrate`: hq, then every territory.
 pub async fn migrate_everything(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let keys = global.keyring()?;
     let database = Database::open(&global.database_source()).await?;
     let outcome = migrate_on(database.url(), true).await;
+    let sealed = match &outcome {
+        Ok(_) => seal_stored_rows_at(database.url(), &keys).await.map(Some),
+        Err(_) => Ok(None),
+    };
     database.close().await?;
+    if let Some(rows) = sealed? {
+        println!("hq: {rows} invitation and mail row(s) sealed");
+    }
     Ok(if outcome? == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 

@@ -15,6 +15,7 @@ use crate::http::problem::Problem;
 use crate::identity::email::Email;
 use crate::identity::invitations::{InvitationView, invite};
 use crate::identity::{HqAdmin, Role};
+use crate::privacy::keys::Keyring;
 use crate::tenancy::model::{ContractRates, TerritoryReport};
 use crate::tenancy::provision::{ProvisionError, provision};
 use crate::tenancy::request::OnboardingRequest;
@@ -255,11 +256,13 @@ async fn invite_franchisee(
     path: web::Path<String>,
     body: web::Json<InviteBody>,
     pool: web::Data<TenancyPool>,
+    keys: web::Data<Keyring>,
 ) -> Result<HttpResponse, ApiError> {
     let email = Email::parse(&body.email).map_err(|e| ApiError::unprocessable("invalid-email", e))?;
     let territory = find(&pool, &path).await?;
     let mut conn = pool.hq().await?;
-    let view = invite(&mut conn, territory.id, &territory.slug, &email, Role::Franchisee, admin.0.account.id).await?;
+    let view =
+        invite(&mut conn, &keys, territory.id, &territory.slug, &email, Role::Franchisee, admin.0.account.id).await?;
     Ok(HttpResponse::Created().json(view))
 }
 

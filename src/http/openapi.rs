@@ -78,6 +78,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         crate::catalog::routes::Doc::openapi(),
         crate::catalog::hq_routes::Doc::openapi(),
         crate::catalog::pros::Doc::openapi(),
+        crate::catalog::profiles::Doc::openapi(),
         crate::catalog::settings::Doc::openapi(),
         crate::scheduling::routes::Doc::openapi(),
         crate::bookings::routes::Doc::openapi(),

@@ -16,11 +16,13 @@ use super::email::Email;
 use super::guards::TerritoryFranchisee;
 use super::password::Password;
 use super::role::Role;
+use super::sealing::invitation_place;
 use super::state::IdentityState;
 use super::store;
 use super::token::{SecretToken, hash_secret};
 use crate::http::ApiError;
 use crate::http::problem::Problem;
+use crate::privacy::keys::Keyring;
 use crate::schema::{invitations, territories};
 use crate::tenancy::TenancyPool;
 
@@ -42,9 +44,11 @@ pub struct InvitationView {
     pub expires_at: DateTime<Utc>,
 }
 
-/// Creates an invitation and mails its token.
+/// Creates an invitation and mails its token. The address is kept sealed,
+/// found by its keyed hash.
 pub async fn invite(
     conn: &mut AsyncPgConnection,
+    keys: &Keyring,
     territory_id: i64,
     territory_slug: &str,
     email: &Email,
@@ -53,24 +57,27 @@ pub async fn invite(
 ) -> QueryResult<InvitationView> {
     let token = SecretToken::generate();
     let expires_at = Utc::now() + INVITATION_LIFETIME;
-    let id: Uuid = diesel::insert_into(invitations::table)
+    let id = Uuid::new_v4();
+    let row = id.to_string();
+    diesel::insert_into(invitations::table)
         .values((
+            invitations::id.eq(id),
             invitations::token_hash.eq(&token.hash),
-            invitations::email_normalized.eq(email.normalized()),
+            invitations::email_normalized.eq(keys.lookup(email.normalized())),
+            invitations::email.eq(keys.seal(email.normalized(), &invitation_place(&row))),
             invitations::territory_id.eq(territory_id),
             invitations::role.eq(role.as_str()),
             invitations::invited_by.eq(invited_by),
             invitations::expires_at.eq(expires_at),
         ))
-        .returning(invitations::id)
-        .get_result(conn)
+        .execute(conn)
         .await?;
     let body = format!(
         "You are invited to CareService {territory_slug} as {}. Accept with this token within 48 hours:\n\n{}",
         role.as_str(),
         token.secret
     );
-    store::enqueue_mail(conn, email.as_str(), "Your CareService invitation", &body).await?;
+    store::enqueue_mail(conn, keys, email.as_str(), "Your CareService invitation", &body).await?;
     Ok(InvitationView { id, email: email.as_str().to_owned(), role, territory: territory_slug.to_owned(), expires_at })
 }
 
@@ -92,12 +99,14 @@ async fn invite_pro(
     franchisee: TerritoryFranchisee,
     body: web::Json<InviteBody>,
     pool: web::Data<TenancyPool>,
+    keys: web::Data<Keyring>,
 ) -> Result<HttpResponse, ApiError> {
     let email = Email::parse(&body.email)
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-email", "Invalid input", e))?;
     let territory = franchisee.territory.territory();
     let mut conn = pool.hq().await?;
-    let view = invite(&mut conn, territory.id, &territory.slug, &email, Role::Pro, franchisee.auth.account.id).await?;
+    let view =
+        invite(&mut conn, &keys, territory.id, &territory.slug, &email, Role::Pro, franchisee.auth.account.id).await?;
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -165,18 +174,22 @@ async fn accept(
                     .filter(invitations::token_hash.eq(&token_hash))
                     .filter(invitations::accepted_at.is_null())
                     .filter(invitations::expires_at.gt(now))
-                    .select((
-                        invitations::id,
-                        invitations::email_normalized,
-                        invitations::territory_id,
-                        invitations::role,
-                    ))
+                    .select((invitations::id, invitations::email, invitations::territory_id, invitations::role))
                     .for_update()
                     .first(conn)
                     .await
                     .optional()?;
-                let Some((id, email, territory_id, role)) = found else {
+                let Some((id, sealed, territory_id, role)) = found else {
                     return Ok(Accepted::Invalid);
+                };
+                let email = match keys.open(&sealed, &invitation_place(&id.to_string())) {
+                    Ok(email) if !email.is_empty() => email,
+                    // Not sealed yet (`careservice migrate` seals it), or its
+                    // key is gone: the invitation cannot say whom it is for.
+                    _ => {
+                        tracing::error!(invitation.id = %id, "an invitation's sealed address does not open");
+                        return Ok(Accepted::Invalid);
+                    }
                 };
                 let slug: String = territories::table.find(territory_id).select(territories::slug).first(conn).await?;
                 let Some(role) = Role::from_stored(&role) else {

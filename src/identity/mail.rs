@@ -1,7 +1,8 @@
 //! Delivery of the mail outbox: by SMTP when `CARESERVICE_SMTP_URL` is set
 //! (smtp://, or smtps:// for TLS); otherwise written to the log, bodies
 //! included only in the demo (`CARESERVICE_DEMO_MAIL=1`), since they carry
-//! reset and invitation tokens.
+//! reset and invitation tokens. Addresses and bodies are sealed in the
+//! outbox and opened only to be sent.
 
 use std::time::Duration;
 
@@ -11,6 +12,8 @@ use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use uuid::Uuid;
 
+use super::sealing::mail_place;
+use crate::privacy::keys::Keyring;
 use crate::tenancy::TenancyPool;
 
 /// A mail is given up after this many failed attempts (kept for inspection).
@@ -81,14 +84,24 @@ UPDATE hq.mail_outbox SET sent_at = now(), attempts = attempts + 1
 RETURNING id, to_address, subject, body";
 
 /// Delivers pending mail; returns how many went out.
-pub async fn deliver_pending(pool: &TenancyPool, transport: &MailTransport) -> anyhow::Result<usize> {
+pub async fn deliver_pending(pool: &TenancyPool, transport: &MailTransport, keys: &Keyring) -> anyhow::Result<usize> {
     let claimed: Vec<Mail> = {
         let mut conn = pool.hq().await?;
         diesel::sql_query(CLAIM_SQL).bind::<Integer, _>(MAX_ATTEMPTS).load(&mut *conn).await?
     };
     let mut sent = 0;
     for mail in &claimed {
-        match transport.send(&mail.to_address, &mail.subject, &mail.body).await {
+        let row = mail.id.to_string();
+        let opened = keys
+            .open(&mail.to_address, &mail_place("to_address", &row))
+            .and_then(|to| Ok((to, keys.open(&mail.body, &mail_place("body", &row))?)));
+        let outcome = match &opened {
+            Ok((to, body)) => transport.send(to, &mail.subject, body).await,
+            // Its key is gone: it fails like an unreachable server would,
+            // and is given up after the last attempt.
+            Err(error) => Err(format!("the sealed mail does not open: {error}")),
+        };
+        match outcome {
             Ok(()) => sent += 1,
             Err(error) => {
                 tracing::warn!(mail.id = %mail.id, %error, "mail delivery failed; it will be retried");
@@ -105,9 +118,9 @@ pub async fn deliver_pending(pool: &TenancyPool, transport: &MailTransport) -> a
 }
 
 /// Delivers the outbox every second until the process ends.
-pub async fn run_delivery(pool: TenancyPool, transport: MailTransport) {
+pub async fn run_delivery(pool: TenancyPool, transport: MailTransport, keys: Keyring) {
     loop {
-        if let Err(error) = deliver_pending(&pool, &transport).await {
+        if let Err(error) = deliver_pending(&pool, &transport, &keys).await {
             tracing::warn!(%error, "mail delivery failed");
         }
         tokio::time::sleep(Duration::from_secs(1)).await;

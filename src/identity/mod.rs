@@ -16,6 +16,7 @@ pub mod ratelimit;
 pub mod reset_mail;
 pub mod role;
 pub mod routes;
+pub mod sealing;
 pub mod session;
 pub mod state;
 pub mod store;

@@ -45,7 +45,7 @@ pub async fn run(pool: &TenancyPool, keys: &Keyring, payload: &serde_json::Value
                 "Reset your CareService password with this token:\n\n{}\n\nIt works once, for 30 minutes.",
                 token.secret
             );
-            store::enqueue_mail(conn, &account.email, "Reset your password", &body).await
+            store::enqueue_mail(conn, &keys, &account.email, "Reset your password", &body).await
         }
         .scope_boxed()
     })

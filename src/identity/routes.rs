@@ -157,12 +157,12 @@ async fn sign_up(
                         "Welcome to CareService. Confirm your address with this token:\n\n{}\n\nIt works for 24 hours.",
                         verification.secret
                     );
-                    store::enqueue_mail(conn, email.as_str(), "Confirm your email address", &body).await
+                    store::enqueue_mail(conn, &keys, email.as_str(), "Confirm your email address", &body).await
                 }
                 None => {
                     let body = "Someone tried to create a CareService account with this address, which already \
                                 has one. If it was you, sign in or reset your password.";
-                    store::enqueue_mail(conn, email.as_str(), "You already have an account", body).await
+                    store::enqueue_mail(conn, &keys, email.as_str(), "You already have an account", body).await
                 }
             }
         }

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::model::{Account, SessionPolicy, SessionRow};
 use super::role::{Membership, Role};
+use super::sealing::{address_lookup, mail_place};
 use crate::privacy::keys::{Keyring, Place};
 use crate::schema::{accounts, mail_outbox, memberships, one_time_tokens, sessions, territories};
 
@@ -335,10 +336,25 @@ pub async fn mark_email_verified(conn: &mut AsyncPgConnection, account_id: Uuid)
         .map(|_| ())
 }
 
-/// Queues a mail for delivery.
-pub async fn enqueue_mail(conn: &mut AsyncPgConnection, to: &str, subject: &str, body: &str) -> QueryResult<()> {
+/// Queues a mail for delivery, its address and body sealed (the body carries
+/// tokens) and the address's keyed hash beside them.
+pub async fn enqueue_mail(
+    conn: &mut AsyncPgConnection,
+    keys: &Keyring,
+    to: &str,
+    subject: &str,
+    body: &str,
+) -> QueryResult<()> {
+    let id = Uuid::new_v4();
+    let row = id.to_string();
     diesel::insert_into(mail_outbox::table)
-        .values((mail_outbox::to_address.eq(to), mail_outbox::subject.eq(subject), mail_outbox::body.eq(body)))
+        .values((
+            mail_outbox::id.eq(id),
+            mail_outbox::to_address.eq(keys.seal(to, &mail_place("to_address", &row))),
+            mail_outbox::to_lookup.eq(address_lookup(keys, to)),
+            mail_outbox::subject.eq(subject),
+            mail_outbox::body.eq(keys.seal(body, &mail_place("body", &row))),
+        ))
         .execute(conn)
         .await
         .map(|_| ())

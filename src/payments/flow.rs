@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{Date, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Date, Nullable, Numeric};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 use scoped_futures::ScopedFutureExt;
@@ -18,11 +18,12 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::provider::{Authorization, Provider, ProviderError, Simulated};
+use super::refunds::{self, Claim, RefundRequest};
 use super::store::{self, NewPayment, Payment};
 use crate::bookings::model::Status;
 use crate::bookings::store::Booking;
 use crate::ledger::posting::{MoneyEvent, record};
-use crate::ledger::split::{RefundError, SplitRates, refund_parts, split, to_cents, to_euros};
+use crate::ledger::split::{RefundError, SplitRates, split, to_cents, to_euros};
 use crate::ledger::store::Kind;
 use crate::tenancy::Territory;
 
@@ -342,6 +343,8 @@ async fn void(
 
 /// Gives back `cents` of a captured payment, split cumulatively; `None` when
 /// a refund under `external_id` was made before (nothing is given twice).
+/// The refund is claimed before the provider is asked (see
+/// [`super::refunds`]): a refund that does not fit never reaches it.
 #[expect(clippy::too_many_arguments, reason = "one refund's facts; a struct would only rename them")]
 pub async fn refund(
     conn: &mut AsyncPgConnection,
@@ -354,48 +357,24 @@ pub async fn refund(
     requested_by: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<Option<Decimal>, PaymentError> {
-    if payment.status != "captured" {
-        return Err(PaymentError::NotCaptured(payment.status.clone()));
-    }
-    let Some(captured) = payment.captured_parts() else {
-        return Err(PaymentError::NotCaptured(payment.status.clone()));
+    refunds::captured_parts(payment)?;
+    let reference = reference(payment)?;
+    let request = RefundRequest { payment_id: payment.id, cents, reason, external_id, requested_by, now };
+    let parts = match refunds::claim(conn, &request).await? {
+        Claim::Completed => return Ok(None),
+        Claim::Pending(parts) => parts,
     };
-    // Checked before the provider is asked, and again under the lock.
-    refund_parts(&captured, &store::refunded_parts(conn, payment.id).await?, cents, &payment.rates())?;
-    payments.provider.refund(reference(payment)?, external_id, to_euros(cents)).await?;
+    if let Err(error) = payments.provider.refund(reference, external_id, to_euros(cents)).await {
+        refunds::withdraw(conn, external_id).await?;
+        return Err(error.into());
+    }
     let effective_on = now.with_timezone(&territory.zone()).date_naive();
     let done = conn
         .transaction::<_, PaymentError, _>(|conn| {
             async move {
-                let payment = store::lock(conn, payment.id).await?;
-                let before = store::refunded_parts(conn, payment.id).await?;
-                let parts = refund_parts(&captured, &before, cents, &payment.rates())?;
-                let inserted = diesel::sql_query(
-                    "INSERT INTO refunds (payment_id, external_id, amount, vat, franchise_fee, hq_fee, pro_share,
-                         reason, requested_by, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (external_id) DO NOTHING",
-                )
-                .bind::<SqlUuid, _>(payment.id)
-                .bind::<Text, _>(external_id)
-                .bind::<Numeric, _>(to_euros(cents))
-                .bind::<Numeric, _>(to_euros(parts.vat))
-                .bind::<Numeric, _>(to_euros(parts.franchise))
-                .bind::<Numeric, _>(to_euros(parts.hq))
-                .bind::<Numeric, _>(to_euros(parts.pro))
-                .bind::<Text, _>(reason)
-                .bind::<Nullable<SqlUuid>, _>(requested_by)
-                .bind::<Timestamptz, _>(now)
-                .execute(conn)
-                .await?;
-                if inserted == 0 {
+                if !refunds::complete(conn, &request).await? {
                     return Ok(None);
                 }
-                diesel::sql_query("UPDATE payments SET refunded = refunded + $2, updated_at = $3 WHERE id = $1")
-                    .bind::<SqlUuid, _>(payment.id)
-                    .bind::<Numeric, _>(to_euros(cents))
-                    .bind::<Timestamptz, _>(now)
-                    .execute(conn)
-                    .await?;
                 let actor = requested_by.map_or_else(|| "system".to_owned(), |account| format!("account:{account}"));
                 let event = MoneyEvent {
                     kind: Kind::Refund,

@@ -3,6 +3,7 @@
 
 pub mod flow;
 pub mod provider;
+pub mod refunds;
 pub mod routes;
 pub mod store;
 pub mod webhook;

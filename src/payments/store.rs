@@ -210,7 +210,8 @@ pub async fn mark_captured(
     .optional()
 }
 
-/// The parts all refunds of a payment took so far.
+/// The parts all refunds of a payment took so far, or hold while they are
+/// claimed and not yet completed.
 pub async fn refunded_parts(conn: &mut AsyncPgConnection, payment_id: Uuid) -> diesel::QueryResult<Parts> {
     #[derive(diesel::QueryableByName)]
     struct Sums {
@@ -253,10 +254,11 @@ pub struct Refund {
     pub created_at: DateTime<Utc>,
 }
 
-/// A payment's refunds, oldest first.
+/// A payment's completed refunds, oldest first.
 pub async fn refunds(conn: &mut AsyncPgConnection, payment_id: Uuid) -> diesel::QueryResult<Vec<Refund>> {
     diesel::sql_query(
-        "SELECT id, amount, reason, created_at FROM refunds WHERE payment_id = $1 ORDER BY created_at, id",
+        "SELECT id, amount, reason, created_at FROM refunds WHERE payment_id = $1 AND status = 'completed'
+          ORDER BY created_at, id",
     )
     .bind::<SqlUuid, _>(payment_id)
     .load(conn)

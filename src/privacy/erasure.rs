@@ -68,8 +68,9 @@ async fn erase_in_territory(
             }
             diesel::sql_query(
                 "UPDATE pros SET display_name = 'Erased', bio = '', languages = '{}', postcodes = '{}',
+                        pending_display_name = NULL, pending_bio = NULL, pending_since = NULL,
                         status = 'offboarded', updated_at = $2
-                  WHERE account_id = $1 AND display_name <> 'Erased'",
+                  WHERE account_id = $1 AND (display_name <> 'Erased' OR pending_since IS NOT NULL)",
             )
             .bind::<SqlUuid, _>(account)
             .bind::<Timestamptz, _>(now)
@@ -92,8 +93,7 @@ async fn erase_in_hq(
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let pseudonym_email = format!("erased-{account}@erased.invalid");
-    // Invitations and mail name the address in clear (see the registry):
-    // they are found by it.
+    // Invitations and mail are found by the address's keyed hash.
     let email = match crate::identity::store::account(conn, keys, account).await {
         Ok(found) if found.status != "erased" => found.email.to_lowercase(),
         Ok(_) | Err(diesel::result::Error::NotFound) => return Ok(()),
@@ -101,7 +101,7 @@ async fn erase_in_hq(
     };
     conn.transaction::<_, diesel::result::Error, _>(|conn| {
         async move {
-            let email_normalized = email;
+            let email_lookup = crate::identity::sealing::address_lookup(keys, &email);
             for statement in [
                 "DELETE FROM hq.sessions WHERE account_id = $1",
                 "DELETE FROM hq.one_time_tokens WHERE account_id = $1",
@@ -113,9 +113,9 @@ async fn erase_in_hq(
             }
             for statement in [
                 "DELETE FROM hq.invitations WHERE email_normalized = $1",
-                "DELETE FROM hq.mail_outbox WHERE lower(to_address) = $1",
+                "DELETE FROM hq.mail_outbox WHERE to_lookup = $1",
             ] {
-                diesel::sql_query(statement).bind::<Text, _>(&email_normalized).execute(conn).await?;
+                diesel::sql_query(statement).bind::<Text, _>(&email_lookup).execute(conn).await?;
             }
             let erased = diesel::sql_query(
                 "UPDATE hq.accounts SET email = $2, email_normalized = $2, display_name = 'Erased',

@@ -20,7 +20,8 @@ pub const LINK_LIFETIME: Duration = Duration::hours(48);
 /// The bundle's format version.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// What each hq table holds about account `$1` (whose address is `$2`).
+/// What each hq table holds about account `$1` (whose address has the keyed
+/// hash `$2`).
 fn hq_query(table: &str) -> Option<&'static str> {
     Some(match table {
         "accounts" => {
@@ -39,15 +40,13 @@ fn hq_query(table: &str) -> Option<&'static str> {
             "SELECT purpose, created_at, expires_at, used_at FROM hq.one_time_tokens WHERE account_id = $1"
         }
         "invitations" => {
-            "SELECT i.role, t.slug AS territory, i.email_normalized AS email, i.created_at, i.accepted_at,
+            "SELECT i.id, i.role, t.slug AS territory, i.email, i.created_at, i.accepted_at,
                     i.invited_by = $1 AS sent_by_you
                FROM hq.invitations i JOIN hq.territories t ON t.id = i.territory_id
               WHERE i.email_normalized = $2 OR i.invited_by = $1 OR i.accepted_by = $1"
         }
         "mfa_backup_codes" => "SELECT used_at FROM hq.mfa_backup_codes WHERE account_id = $1",
-        "mail_outbox" => {
-            "SELECT to_address, subject, created_at, sent_at FROM hq.mail_outbox WHERE lower(to_address) = $2"
-        }
+        "mail_outbox" => "SELECT id, to_address, subject, created_at, sent_at FROM hq.mail_outbox WHERE to_lookup = $2",
         "consents" => {
             "SELECT c.purpose, t.slug AS territory, c.text_version, c.given, c.at FROM hq.consents c
                LEFT JOIN hq.territories t ON t.id = c.territory_id WHERE c.account_id = $1"
@@ -79,7 +78,8 @@ fn territory_query(table: &str) -> Option<&'static str> {
         }
         "idempotency_keys" => "SELECT key, state, created_at FROM idempotency_keys WHERE account_id = $1",
         "pros" => {
-            "SELECT id, display_name, bio, languages, postcodes, status, created_at FROM pros WHERE account_id = $1"
+            "SELECT id, display_name, bio, languages, postcodes, status, created_at, pending_display_name, pending_bio,
+                    pending_since FROM pros WHERE account_id = $1"
         }
         "pro_offerings" => {
             "SELECT service_code, price FROM pro_offerings WHERE pro_id IN (SELECT id FROM pros WHERE account_id = $1)"
@@ -150,12 +150,16 @@ pub async fn bundle(pool: &TenancyPool, keys: &Keyring, account: Uuid, now: Date
     let (hq_tables, territories) = {
         let mut conn = pool.hq().await?;
         let person = crate::identity::store::account(&mut conn, keys, account).await?;
-        let email = person.email.to_lowercase();
+        let lookup = crate::identity::sealing::address_lookup(keys, &person.email);
         let mut tables = serde_json::Map::new();
         for holding in PERSONAL_DATA.iter().filter(|holding| holding.scope == Scope::Hq) {
             let query = hq_query(holding.table).ok_or_else(|| anyhow::anyhow!("no export of hq.{}", holding.table))?;
-            tables.insert(holding.table.to_owned(), rows(&mut conn, query, account, &email).await?);
+            tables.insert(holding.table.to_owned(), rows(&mut conn, query, account, &lookup).await?);
         }
+        open_sealed(keys, &mut tables, "invitations", "email", crate::identity::sealing::invitation_place);
+        open_sealed(keys, &mut tables, "mail_outbox", "to_address", |row| {
+            crate::identity::sealing::mail_place("to_address", row)
+        });
         // The account's sealed fields, opened.
         if let Some(row) = tables.get_mut("accounts").and_then(|rows| rows.get_mut(0)) {
             row["email"] = json!(person.email);
@@ -175,6 +179,23 @@ pub async fn bundle(pool: &TenancyPool, keys: &Keyring, account: Uuid, now: Date
         "hq": hq_tables,
         "territories": sections,
     }))
+}
+
+/// Opens the sealed `column` of each exported row of `table` (found by its
+/// `id`); a value that does not open is left out.
+fn open_sealed(
+    keys: &Keyring,
+    tables: &mut serde_json::Map<String, Value>,
+    table: &str,
+    column: &str,
+    place: impl for<'a> Fn(&'a str) -> Place<'a>,
+) {
+    let Some(rows) = tables.get_mut(table).and_then(Value::as_array_mut) else { return };
+    for row in rows {
+        let id = row["id"].as_str().unwrap_or_default().to_owned();
+        let sealed = row[column].as_str().unwrap_or_default().to_owned();
+        row[column] = keys.open(&sealed, &place(&id)).map_or(Value::Null, Value::String);
+    }
 }
 
 /// The territories where `account` has a membership.

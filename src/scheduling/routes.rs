@@ -1,12 +1,13 @@
 //! Availability (set by the pro or its franchisee) and the slot search.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use actix_web::{HttpResponse, get, post, put, web};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::Integer;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use rust_decimal::Decimal;
 use scoped_futures::ScopedFutureExt;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -15,12 +16,14 @@ use uuid::Uuid;
 use super::slots::{ProCalendar, SlotRequest, free_starts};
 use super::store;
 use crate::catalog::effective::{EffectiveService, effective_catalog};
+use crate::catalog::prices::{customer_price, pro_prices};
 use crate::catalog::pros::own_pro;
 use crate::catalog::routes::local_date;
 use crate::clock::SharedClock;
 use crate::http::ApiError;
 use crate::http::problem::Problem;
 use crate::identity::{TerritoryFranchisee, TerritoryMember};
+use crate::money::Money;
 use crate::tenancy::{CurrentTerritory, Territory};
 
 /// Registers the scheduling routes (under `/api/v1`).
@@ -234,6 +237,15 @@ pub struct Search {
     pub service: EffectiveService,
     pub request: SlotRequest,
     pub calendars: Vec<(Uuid, ProCalendar)>,
+    /// What each candidate pro charges, VAT included, within HQ's bounds.
+    pub prices: HashMap<Uuid, Decimal>,
+}
+
+impl Search {
+    /// What a customer pays `pro` for the service.
+    pub fn price_of(&self, pro: Uuid) -> Decimal {
+        self.prices.get(&pro).copied().unwrap_or_else(|| customer_price(&self.service, None))
+    }
 }
 
 /// Loads the service, the notice and horizon, and the candidate pros'
@@ -271,7 +283,9 @@ pub async fn prepare_search(
     let window_start = from.and_time(NaiveTime::MIN).and_utc() - Duration::days(1);
     let window_end = to.and_time(NaiveTime::MIN).and_utc() + Duration::days(2);
     let calendars = store::calendars(conn, &pros, window_start, window_end).await?;
-    Ok(Search { service, request, calendars })
+    let ids: Vec<Uuid> = pros.iter().map(|(id, _)| *id).collect();
+    let prices = pro_prices(conn, &service, &ids).await?;
+    Ok(Search { service, request, calendars, prices })
 }
 
 /// What to search.
@@ -334,10 +348,13 @@ async fn slots(
     let zone = search.request.zone;
     let slots: Vec<Slot<'_>> =
         by_start.iter().map(|(start, pros)| Slot { start: start.with_timezone(&zone).to_rfc3339(), pros }).collect();
+    let prices: BTreeMap<Uuid, Money> =
+        by_start.values().flatten().map(|pro| (*pro, Money::euros(search.price_of(*pro)))).collect();
     Ok(HttpResponse::Ok().json(SlotList {
         service: &search.service.code,
         duration_minutes: search.service.duration_minutes,
         slots,
+        prices,
     }))
 }
 
@@ -356,6 +373,10 @@ struct SlotList<'a> {
     service: &'a str,
     duration_minutes: i32,
     slots: Vec<Slot<'a>>,
+    /// What each pro listed in a slot charges, VAT included: what a booking
+    /// with that pro costs.
+    #[schema(value_type = HashMap<String, Money>)]
+    prices: BTreeMap<Uuid, Money>,
 }
 
 /// The scheduling operations, for the OpenAPI document.

@@ -364,19 +364,23 @@ impl TestApp {
         secret
     }
 
-    /// The token in the newest mail to `to`.
+    /// The token in the newest mail to `to` (found by the address's keyed
+    /// hash, its sealed body opened with the demo keys the tests run with).
     pub async fn mailed_token(&self, to: &str) -> String {
+        use careservice::identity::sealing::{address_lookup, mail_place};
         use careservice::schema::mail_outbox;
         use diesel::prelude::*;
         use diesel_async::RunQueryDsl;
+        let keys = careservice::privacy::Keyring::demo();
         let mut conn = self.db.admin().await;
-        let body: String = mail_outbox::table
-            .filter(mail_outbox::to_address.eq(to))
+        let (id, sealed): (uuid::Uuid, String) = mail_outbox::table
+            .filter(mail_outbox::to_lookup.eq(address_lookup(&keys, to)))
             .order(mail_outbox::created_at.desc())
-            .select(mail_outbox::body)
+            .select((mail_outbox::id, mail_outbox::body))
             .first(&mut conn)
             .await
             .expect("a mail");
+        let body = keys.open(&sealed, &mail_place("body", &id.to_string())).expect("a mail that opens");
         body.lines()
             .map(str::trim)
             .find(|line| line.len() == 43 && !line.contains(' '))
@@ -419,22 +423,26 @@ pub fn assert_holds_none(what: &str, body: &str, secrets: &[&str]) {
 }
 
 impl TestApp {
-    /// The tokens in every mail to `to`, oldest first.
+    /// The tokens in every mail to `to`, oldest first (mails are sealed:
+    /// found by the address's keyed hash, opened with the demo keys).
     pub async fn mailed_tokens(&self, to: &str) -> Vec<String> {
+        use careservice::identity::sealing::{address_lookup, mail_place};
         use careservice::schema::mail_outbox;
         use diesel::prelude::*;
         use diesel_async::RunQueryDsl;
+        let keys = careservice::privacy::Keyring::demo();
         let mut conn = self.db.admin().await;
-        let bodies: Vec<String> = mail_outbox::table
-            .filter(mail_outbox::to_address.eq(to))
+        let mails: Vec<(uuid::Uuid, String)> = mail_outbox::table
+            .filter(mail_outbox::to_lookup.eq(address_lookup(&keys, to)))
             .order(mail_outbox::created_at.asc())
-            .select(mail_outbox::body)
+            .select((mail_outbox::id, mail_outbox::body))
             .load(&mut conn)
             .await
             .expect("mails");
-        bodies
+        mails
             .iter()
-            .filter_map(|body| {
+            .filter_map(|(id, sealed)| {
+                let body = keys.open(sealed, &mail_place("body", &id.to_string())).expect("a mail that opens");
                 body.lines().map(str::trim).find(|line| line.len() == 43 && !line.contains(' ')).map(str::to_owned)
             })
             .collect()
