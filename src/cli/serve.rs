@@ -35,6 +35,17 @@ pub fn server_settings(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<
 
 /// Runs the server.
 pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let demo_secrets = global.demo_secrets()?;
+    if !demo_secrets.is_empty() {
+        if !args.demo {
+            anyhow::bail!(
+                "refusing to serve with the demo secrets published in the source (anyone could sign a payment \
+                 webhook or read sealed fields); set:\n  {}\nor pass --demo if this is the demo",
+                demo_secrets.join("\n  ")
+            );
+        }
+        tracing::warn!("serving the demo: the webhook secret and encryption key are the published demo values");
+    }
     let settings = server_settings(global, args)?;
     let database = Database::open(&global.database_source()).await?;
     let outcome = serve_on(&settings, database.url()).await;
