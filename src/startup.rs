@@ -16,7 +16,7 @@ use crate::hq::routes::BaseDomain;
 use crate::http;
 use crate::http::client_ip::TrustedProxies;
 use crate::http::metrics::{Metrics, record as record_metrics};
-use crate::http::security::{portal_cors, security_headers, tls_config};
+use crate::http::security::{OriginPolicy, portal_cors, security_headers, tls_config};
 use crate::identity::IdentityState;
 use crate::identity::mail::{MailTransport, run_delivery};
 use crate::identity::ratelimit::RateLimiter;
@@ -93,6 +93,8 @@ impl Application {
         let base_domain = settings.base_domain.clone();
         let base = web::Data::new(BaseDomain(base_domain.clone()));
         let tls = settings.tls.is_some();
+        let origins = OriginPolicy { base_domain: base_domain.clone(), tls, trusted_proxies: settings.trusted_proxies.clone() };
+        let origin_policy = web::Data::new(origins.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(record_metrics))
@@ -109,6 +111,7 @@ impl Application {
                 .app_data(payments.clone())
                 .app_data(keys.clone())
                 .app_data(faults.clone())
+                .app_data(origin_policy.clone())
                 .app_data(web::PayloadConfig::new(256 * 1024))
                 .configure(http::errors::configure)
                 .configure(http::health::configure)
@@ -117,7 +120,7 @@ impl Application {
                 .configure(http::openapi::configure)
                 .service(
                     web::scope("/api/v1")
-                        .wrap(portal_cors(&base_domain))
+                        .wrap(portal_cors(origins.clone()))
                         .wrap(from_fn(http::json_body::objects_only))
                         .wrap(from_fn(route_by_host))
                         .configure(crate::tenancy::routes::configure)
