@@ -199,6 +199,12 @@ pub struct ServeArgs {
     /// PEM private key for --tls-cert.
     #[arg(long, env = "CARESERVICE_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Serve /metrics on a listener of its own at this address (keep it off the public network).
+    #[arg(long, env = "CARESERVICE_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+    /// Serve /metrics on the public listener to requests bearing this token (16 or more characters).
+    #[arg(long, env = "CARESERVICE_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// This is the demo: serve even with the webhook secret and encryption
     /// key published in the source (without it, serve refuses to start).
     #[arg(long)]

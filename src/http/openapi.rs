@@ -121,6 +121,18 @@ impl Modify for SharedAnswers {
                  naming the host",
             ))),
         );
+        components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "`CARESERVICE_METRICS_TOKEN`, for `/metrics` on the public listener (none is needed on \
+                         the metrics listener, `CARESERVICE_METRICS_BIND`)",
+                    ))
+                    .build(),
+            ),
+        );
         for (path, item) in openapi.paths.paths.iter_mut() {
             let in_api = path.starts_with("/api/v1/");
             for operation in [
