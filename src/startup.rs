@@ -100,7 +100,8 @@ impl Application {
             Some(bind) => Some(metrics_listener(bind, metrics.clone(), pool.clone())?),
             None => None,
         };
-        let origins = OriginPolicy { base_domain: base_domain.clone(), tls, trusted_proxies: settings.trusted_proxies.clone() };
+        let origins =
+            OriginPolicy { base_domain: base_domain.clone(), tls, trusted_proxies: settings.trusted_proxies.clone() };
         let origin_policy = web::Data::new(origins.clone());
         let server = HttpServer::new(move || {
             App::new()
@@ -189,7 +190,11 @@ impl Application {
 }
 
 /// The metrics listener: `/metrics` alone, for whoever can reach `bind`.
-fn metrics_listener(bind: SocketAddr, metrics: web::Data<Metrics>, pool: web::Data<TenancyPool>) -> anyhow::Result<(u16, Server)> {
+fn metrics_listener(
+    bind: SocketAddr,
+    metrics: web::Data<Metrics>,
+    pool: web::Data<TenancyPool>,
+) -> anyhow::Result<(u16, Server)> {
     let listener = TcpListener::bind(bind)?;
     let port = listener.local_addr()?.port();
     let server = HttpServer::new(move || {

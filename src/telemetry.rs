@@ -1,7 +1,7 @@
 //! Structured logs: a sentence plus fields, with each request's id and territory.
 
-use actix_web::body::MessageBody;
 use actix_web::HttpMessage;
+use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Uri;
 use tracing::Span;

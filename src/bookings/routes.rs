@@ -292,7 +292,8 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency::key_of(&request)?;
     let raw = body.into_inner();
-    let input: NewBookingBody = serde_json::from_value(raw.clone()).map_err(|e| crate::http::errors::json_refusal(&e))?;
+    let input: NewBookingBody =
+        serde_json::from_value(raw.clone()).map_err(|e| crate::http::errors::json_refusal(&e))?;
     if !member.roles.contains(&Role::Customer) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

@@ -73,8 +73,11 @@ impl GlobalArgs {
         if self.payment_webhook_secret == crate::config::DEMO_WEBHOOK_SECRET {
             demo.push("CARESERVICE_PAYMENT_WEBHOOK_SECRET (or --payment-webhook-secret): 32 or more random characters");
         }
-        let demo_material: Vec<&str> =
-            crate::privacy::keys::DEMO_KEYS.split(',').filter_map(|entry| entry.split_once(':')).map(|(_, key)| key).collect();
+        let demo_material: Vec<&str> = crate::privacy::keys::DEMO_KEYS
+            .split(',')
+            .filter_map(|entry| entry.split_once(':'))
+            .map(|(_, key)| key)
+            .collect();
         let uses_demo_key = self.key_spec()?.is_none_or(|spec| {
             spec.split([',', '\n'])
                 .filter_map(|entry| entry.split_once(':'))

@@ -101,15 +101,20 @@ pub fn run(file: Option<&ConfigFile>) -> ExitCode {
         check("CARESERVICE_SMTP_URL", "unset: mail is logged", true, &|url| {
             lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url).map(|_| ()).map_err(|e| e.to_string())
         }),
-        check("CARESERVICE_PAYMENT_WEBHOOK_SECRET", "a demo secret: serve refuses it without --demo", true, &|secret| {
-            if secret == crate::config::DEMO_WEBHOOK_SECRET {
-                Err("this is the demo secret published in the source".into())
-            } else if secret.len() >= 32 {
-                Ok(())
-            } else {
-                Err("use at least 32 characters".into())
-            }
-        }),
+        check(
+            "CARESERVICE_PAYMENT_WEBHOOK_SECRET",
+            "a demo secret: serve refuses it without --demo",
+            true,
+            &|secret| {
+                if secret == crate::config::DEMO_WEBHOOK_SECRET {
+                    Err("this is the demo secret published in the source".into())
+                } else if secret.len() >= 32 {
+                    Ok(())
+                } else {
+                    Err("use at least 32 characters".into())
+                }
+            },
+        ),
         check("CARESERVICE_ENCRYPTION_KEYS", "the demo key: serve refuses it without --demo", true, &|spec| {
             crate::privacy::Keyring::parse(spec).map(|_| ()).map_err(|e| e.to_string())
         }),

@@ -183,7 +183,10 @@ fn add_shared_answers(operation: &mut Operation) {
         shared.push(("403", "The territory is suspended"));
     }
     if has_body || operation.parameters.as_ref().is_some_and(|parameters| !parameters.is_empty()) {
-        shared.push(("422", "Invalid input: a date or time outside years 1900 to 9999 (date-out-of-range), or a value refused"));
+        shared.push((
+            "422",
+            "Invalid input: a date or time outside years 1900 to 9999 (date-out-of-range), or a value refused",
+        ));
     }
     if has_body {
         shared.push(("413", "The body is larger than the endpoint accepts"));

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{RequestHead, ServiceRequest, ServiceResponse};
-use actix_web::http::header::HOST;
 use actix_web::http::StatusCode;
+use actix_web::http::header::HOST;
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, web};
 use ipnet::IpNet;
@@ -43,8 +43,10 @@ impl HostRouter {
 /// Host. A value that is not visible ASCII comes back as it is (lossily), so
 /// that it is refused as malformed rather than taken for a missing Host.
 pub fn requested_host(head: &RequestHead, trusted_proxies: &[IpNet]) -> Option<String> {
-    let from_trusted_proxy =
-        head.peer_addr.map(|peer| peer.ip()).is_some_and(|ip: IpAddr| trusted_proxies.iter().any(|net| net.contains(&ip)));
+    let from_trusted_proxy = head
+        .peer_addr
+        .map(|peer| peer.ip())
+        .is_some_and(|ip: IpAddr| trusted_proxies.iter().any(|net| net.contains(&ip)));
     if from_trusted_proxy {
         // A client may send X-Forwarded-Host lines of its own, which the
         // proxy appends to (a new line or after a comma): the last value is

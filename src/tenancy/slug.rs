@@ -41,7 +41,9 @@ pub enum SlugError {
     Characters(String),
     #[error("{0:?} is a reserved name and cannot be a territory")]
     Reserved(String),
-    #[error("a territory slug cannot have '--' as its third and fourth characters (encoded Unicode names such as xn--...): {0:?} does")]
+    #[error(
+        "a territory slug cannot have '--' as its third and fourth characters (encoded Unicode names such as xn--...): {0:?} does"
+    )]
     Encoded(String),
 }
 

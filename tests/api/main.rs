@@ -8,6 +8,7 @@ mod bookings;
 mod catalog;
 mod cli;
 mod conformance;
+mod edge;
 mod helpers;
 mod isolation;
 mod mail;

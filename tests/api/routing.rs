@@ -258,7 +258,8 @@ async fn a_new_territory_is_served_at_once_even_after_its_host_was_cached_as_unk
 
 #[tokio::test]
 async fn metrics_count_requests_by_route_template_and_territory_without_raw_paths() {
-    let metrics = careservice::http::metrics::MetricsAccess { bind: None, token: Some("a-token-for-the-scraper".into()) };
+    let metrics =
+        careservice::http::metrics::MetricsAccess { bind: None, token: Some("a-token-for-the-scraper".into()) };
     let app = spawn_app_on(fresh_database().await, ServerSettings { metrics, ..ServerSettings::default() }).await;
     app.onboard("amsterdam").await;
     for _ in 0..3 {
