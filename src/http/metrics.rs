@@ -125,9 +125,14 @@ pub struct MetricsAccess {
     pub token: Option<String>,
 }
 
-/// The SHA-256 of the token `/metrics` asks for on the public listener;
-/// comparing digests takes the same time however much of a guess matches.
-struct RequiredToken([u8; 32]);
+/// Who `/metrics` answers on a listener; without one set, no one.
+enum Gate {
+    /// Anyone who reaches the listener (the metrics listener).
+    Open,
+    /// A bearer of the token whose SHA-256 this is: comparing digests takes
+    /// the same time however much of a guess matches.
+    Token([u8; 32]),
+}
 
 fn digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
@@ -140,7 +145,7 @@ fn digest(token: &str) -> [u8; 32] {
 #[utoipa::path(tag = "operations", security((), ("metrics_token" = [])), responses(
     (status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain"),
     (status = 401, description = "metrics-token-required: no or another bearer token", body = crate::http::problem::Problem),
-    (status = 404, description = "no-such-route: no metrics token is configured", body = crate::http::problem::Problem),
+    (status = 404, description = "metrics-not-served: not on this listener (no metrics token is configured)", body = crate::http::problem::Problem),
 ))]
 #[get("/metrics")]
 pub async fn export(
@@ -148,19 +153,28 @@ pub async fn export(
     metrics: web::Data<Metrics>,
     pool: web::Data<TenancyPool>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Some(required) = request.app_data::<RequiredToken>() {
-        let presented = request
-            .headers()
-            .get("authorization")
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(|token| digest(token.trim()));
-        if presented != Some(required.0) {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "metrics-token-required",
-                "Unauthorized",
-                "the metrics answer only to the configured metrics token",
+    match request.app_data::<Gate>() {
+        Some(Gate::Open) => {}
+        Some(Gate::Token(required)) => {
+            let presented = request
+                .headers()
+                .get("authorization")
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.strip_prefix("Bearer "))
+                .map(|token| digest(token.trim()));
+            if presented.as_ref() != Some(required) {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "metrics-token-required",
+                    "Unauthorized",
+                    "the metrics answer only to the configured metrics token",
+                ));
+            }
+        }
+        None => {
+            return Err(ApiError::not_found(
+                "metrics-not-served",
+                "the metrics are not served on this listener; see CARESERVICE_METRICS_BIND and CARESERVICE_METRICS_TOKEN",
             ));
         }
     }
@@ -189,19 +203,20 @@ pub async fn export(
     Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(buffer))
 }
 
-/// Registers `/metrics` on the public listener: only behind `token`, and
-/// not at all without one.
+/// Registers `/metrics` on the public listener: it answers a bearer of
+/// `token`, and without one no one (404).
 pub fn configure_public(token: Option<&str>) -> impl FnOnce(&mut web::ServiceConfig) + use<> {
-    let required = token.map(|token| RequiredToken(digest(token)));
+    let gate = token.map(|token| Gate::Token(digest(token)));
     move |cfg| {
-        if let Some(required) = required {
-            cfg.app_data(required).service(export);
+        if let Some(gate) = gate {
+            cfg.app_data(gate);
         }
+        cfg.service(export);
     }
 }
 
 /// Registers `/metrics` on the metrics listener, where it answers anyone
 /// who can reach that address.
 pub fn configure_internal(cfg: &mut web::ServiceConfig) {
-    cfg.service(export);
+    cfg.app_data(Gate::Open).service(export);
 }
