@@ -58,6 +58,8 @@ pub struct ServerSettings {
     /// Points where a test makes a request stop as if its connection died;
     /// none are armed outside tests.
     pub faults: crate::faults::Faults,
+    /// Where `/metrics` answers (nowhere by default).
+    pub metrics: crate::http::metrics::MetricsAccess,
 }
 
 /// The webhook secret of the demo and the tests; `config check` says so.
@@ -83,6 +85,7 @@ impl Default for ServerSettings {
             keys: crate::privacy::Keyring::demo(),
             payment_provider: std::sync::Arc::new(crate::payments::provider::Simulated),
             faults: crate::faults::Faults::default(),
+            metrics: crate::http::metrics::MetricsAccess::default(),
         }
     }
 }

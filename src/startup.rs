@@ -1,7 +1,7 @@
 //! Building and running the HTTP application. Tests start it exactly as
 //! `careservice serve` does, on port 0.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle};
@@ -16,7 +16,7 @@ use crate::hq::routes::BaseDomain;
 use crate::http;
 use crate::http::client_ip::TrustedProxies;
 use crate::http::metrics::{Metrics, record as record_metrics};
-use crate::http::security::{portal_cors, security_headers, tls_config};
+use crate::http::security::{OriginPolicy, portal_cors, security_headers, tls_config};
 use crate::identity::IdentityState;
 use crate::identity::mail::{MailTransport, run_delivery};
 use crate::identity::ratelimit::RateLimiter;
@@ -32,6 +32,8 @@ use crate::tenancy::router::{HostRouter, route_by_host};
 pub struct Application {
     port: u16,
     server: Server,
+    /// The metrics listener's port and server, when one is configured.
+    metrics: Option<(u16, Server)>,
     background: Vec<JoinHandle<()>>,
 }
 
@@ -94,6 +96,14 @@ impl Application {
         let base_domain = settings.base_domain.clone();
         let base = web::Data::new(BaseDomain(base_domain.clone()));
         let tls = settings.tls.is_some();
+        let metrics_token = settings.metrics.token.clone();
+        let metrics_server = match settings.metrics.bind {
+            Some(bind) => Some(metrics_listener(bind, metrics.clone(), pool.clone())?),
+            None => None,
+        };
+        let origins =
+            OriginPolicy { base_domain: base_domain.clone(), tls, trusted_proxies: settings.trusted_proxies.clone() };
+        let origin_policy = web::Data::new(origins.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(record_metrics))
@@ -110,15 +120,16 @@ impl Application {
                 .app_data(payments.clone())
                 .app_data(keys.clone())
                 .app_data(faults.clone())
+                .app_data(origin_policy.clone())
                 .app_data(web::PayloadConfig::new(256 * 1024))
                 .configure(http::errors::configure)
                 .configure(http::health::configure)
-                .configure(http::metrics::configure)
+                .configure(http::metrics::configure_public(metrics_token.as_deref()))
                 // Before the /api/v1 scope, which would answer these paths itself.
                 .configure(http::openapi::configure)
                 .service(
                     web::scope("/api/v1")
-                        .wrap(portal_cors(&base_domain))
+                        .wrap(portal_cors(origins.clone()))
                         .wrap(from_fn(http::json_body::objects_only))
                         .wrap(from_fn(route_by_host))
                         .configure(crate::tenancy::routes::configure)
@@ -145,12 +156,17 @@ impl Application {
             None => server.listen(listener)?,
         }
         .run();
-        Ok(Self { port, server, background })
+        Ok(Self { port, server, metrics: metrics_server, background })
     }
 
     /// The port the server listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the metrics listener, when one is configured.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     /// A handle to stop the server (gracefully: in-flight requests finish).
@@ -160,10 +176,39 @@ impl Application {
 
     /// Serves until stopped through [`Application::handle`].
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let metrics = self.metrics.map(|(_, server)| (server.handle(), tokio::spawn(server)));
         let outcome = self.server.await;
+        if let Some((handle, server)) = metrics {
+            handle.stop(true).await;
+            // It stops with the main server; how it ended changes nothing.
+            let _ = server.await;
+        }
         for task in self.background {
             task.abort();
         }
         outcome
     }
+}
+
+/// The metrics listener: `/metrics` alone, for whoever can reach `bind`.
+fn metrics_listener(
+    bind: SocketAddr,
+    metrics: web::Data<Metrics>,
+    pool: web::Data<TenancyPool>,
+) -> anyhow::Result<(u16, Server)> {
+    let listener = TcpListener::bind(bind)?;
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(metrics.clone())
+            .app_data(pool.clone())
+            .configure(http::metrics::configure_internal)
+            .default_service(web::to(http::errors::no_such_route))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(5)
+    .listen(listener)?
+    .run();
+    Ok((port, server))
 }

@@ -52,6 +52,7 @@ struct NewBookingBody {
     /// The service's code.
     service: String,
     /// RFC 3339 with an offset: a free start from `GET /slots`.
+    #[serde(deserialize_with = "crate::http::dates::date_time")]
     start: DateTime<chrono::FixedOffset>,
     /// A pro of the customer's choice; the least loaded free pro otherwise.
     pro: Option<Uuid>,
@@ -298,8 +299,8 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency::key_of(&request)?;
     let raw = body.into_inner();
-    let input: NewBookingBody = serde_json::from_value(raw.clone())
-        .map_err(|e| ApiError::bad_request("malformed-body", format!("the JSON body is invalid: {e}")))?;
+    let input: NewBookingBody =
+        serde_json::from_value(raw.clone()).map_err(|e| crate::http::errors::json_refusal(&e))?;
     if !member.roles.contains(&Role::Customer) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -528,6 +529,7 @@ async fn preview_cancellation(
 #[schema(example = json!({"start": "2026-05-05T10:00:00+02:00"}))]
 struct ActionBody {
     /// RFC 3339 with an offset.
+    #[serde(default, deserialize_with = "crate::http::dates::optional_date_time")]
     start: Option<DateTime<chrono::FixedOffset>>,
 }
 
@@ -570,8 +572,7 @@ async fn act(
     let body: ActionBody = if body.iter().all(u8::is_ascii_whitespace) {
         ActionBody::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request("malformed-body", format!("the JSON body is invalid: {e}")))?
+        serde_json::from_slice(&body).map_err(|e| crate::http::errors::json_refusal(&e))?
     };
     let (id, action_name) = path.into_inner();
     let named: Result<ActionName, serde::de::value::Error> =

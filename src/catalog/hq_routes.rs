@@ -201,6 +201,7 @@ struct NewRate {
     #[serde(with = "rust_decimal::serde::str")]
     #[schema(value_type = String)]
     rate: Decimal,
+    #[serde(deserialize_with = "crate::http::dates::date")]
     effective_from: NaiveDate,
 }
 

@@ -48,13 +48,48 @@ pub struct GlobalArgs {
 impl GlobalArgs {
     /// The configured keys; the demo key when none are configured.
     pub fn keyring(&self) -> anyhow::Result<crate::privacy::Keyring> {
-        let spec = match (&self.encryption_keys, &self.encryption_key_file) {
-            (Some(keys), _) if !keys.is_empty() => keys.clone(),
+        match self.key_spec()? {
+            Some(spec) => Ok(crate::privacy::Keyring::parse(&spec)?),
+            None => Ok(crate::privacy::Keyring::demo()),
+        }
+    }
+
+    /// The keys as configured (`--encryption-keys` or the key file), if any.
+    fn key_spec(&self) -> anyhow::Result<Option<String>> {
+        match (&self.encryption_keys, &self.encryption_key_file) {
+            (Some(keys), _) if !keys.is_empty() => Ok(Some(keys.clone())),
             (_, Some(file)) => std::fs::read_to_string(file)
-                .map_err(|error| anyhow::anyhow!("cannot read the key file {}: {error}", file.display()))?,
-            _ => return Ok(crate::privacy::Keyring::demo()),
-        };
-        Ok(crate::privacy::Keyring::parse(&spec)?)
+                .map(Some)
+                .map_err(|error| anyhow::anyhow!("cannot read the key file {}: {error}", file.display())),
+            _ => Ok(None),
+        }
+    }
+
+    /// The settings still at the demo values published in the source, each
+    /// as what to set instead: anyone could sign webhooks or read sealed
+    /// fields with those.
+    pub fn demo_secrets(&self) -> anyhow::Result<Vec<&'static str>> {
+        let mut demo = Vec::new();
+        if self.payment_webhook_secret == crate::config::DEMO_WEBHOOK_SECRET {
+            demo.push("CARESERVICE_PAYMENT_WEBHOOK_SECRET (or --payment-webhook-secret): 32 or more random characters");
+        }
+        let demo_material: Vec<&str> = crate::privacy::keys::DEMO_KEYS
+            .split(',')
+            .filter_map(|entry| entry.split_once(':'))
+            .map(|(_, key)| key)
+            .collect();
+        let uses_demo_key = self.key_spec()?.is_none_or(|spec| {
+            spec.split([',', '\n'])
+                .filter_map(|entry| entry.split_once(':'))
+                .any(|(_, key)| demo_material.contains(&key.trim()))
+        });
+        if uses_demo_key {
+            demo.push(
+                "CARESERVICE_ENCRYPTION_KEYS or CARESERVICE_ENCRYPTION_KEY_FILE (or --encryption-keys, \
+                 --encryption-key-file): keys from `careservice keys generate`",
+            );
+        }
+        Ok(demo)
     }
 
     /// Where the database is.
@@ -167,6 +202,16 @@ pub struct ServeArgs {
     /// PEM private key for --tls-cert.
     #[arg(long, env = "CARESERVICE_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Serve /metrics on a listener of its own at this address (keep it off the public network).
+    #[arg(long, env = "CARESERVICE_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+    /// Serve /metrics on the public listener to requests bearing this token (16 or more characters).
+    #[arg(long, env = "CARESERVICE_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// This is the demo: serve even with the webhook secret and encryption
+    /// key published in the source (without it, serve refuses to start).
+    #[arg(long)]
+    pub demo: bool,
 }
 
 /// `territory ...`.

@@ -101,15 +101,32 @@ pub fn run(file: Option<&ConfigFile>) -> ExitCode {
         check("CARESERVICE_SMTP_URL", "unset: mail is logged", true, &|url| {
             lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url).map(|_| ()).map_err(|e| e.to_string())
         }),
-        check("CARESERVICE_PAYMENT_WEBHOOK_SECRET", "a demo secret: set one in production", true, &|secret| {
-            if secret.len() >= 32 { Ok(()) } else { Err("use at least 32 characters".into()) }
-        }),
-        check("CARESERVICE_ENCRYPTION_KEYS", "the demo key: set your own in production", true, &|spec| {
+        check(
+            "CARESERVICE_PAYMENT_WEBHOOK_SECRET",
+            "a demo secret: serve refuses it without --demo",
+            true,
+            &|secret| {
+                if secret == crate::config::DEMO_WEBHOOK_SECRET {
+                    Err("this is the demo secret published in the source".into())
+                } else if secret.len() >= 32 {
+                    Ok(())
+                } else {
+                    Err("use at least 32 characters".into())
+                }
+            },
+        ),
+        check("CARESERVICE_ENCRYPTION_KEYS", "the demo key: serve refuses it without --demo", true, &|spec| {
             crate::privacy::Keyring::parse(spec).map(|_| ()).map_err(|e| e.to_string())
         }),
         check("CARESERVICE_ENCRYPTION_KEY_FILE", "unset", false, &|path| {
             let spec = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
             crate::privacy::Keyring::parse(&spec).map(|_| ()).map_err(|e| e.to_string())
+        }),
+        check("CARESERVICE_METRICS_BIND", "unset: no metrics listener", false, &|bind| {
+            std::net::SocketAddr::from_str(bind).map(|_| ()).map_err(|e| format!("not an address:port: {e}"))
+        }),
+        check("CARESERVICE_METRICS_TOKEN", "unset: /metrics is not served on the public listener", true, &|token| {
+            super::serve::weak_metrics_token(token)
         }),
         check("CARESERVICE_MAIL_FROM", "CareService <no-reply@careservice.localhost>", false, &|from| {
             from.parse::<lettre::message::Mailbox>().map(|_| ()).map_err(|e| e.to_string())

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use clap::Command;
 
 /// The settings a file may hold, as (key, environment variable).
-pub const KEYS: [(&str, &str); 15] = [
+pub const KEYS: [(&str, &str); 17] = [
     ("database_url", "DATABASE_URL"),
     ("data_dir", "CARESERVICE_DATA_DIR"),
     ("base_domain", "CARESERVICE_BASE_DOMAIN"),
@@ -35,6 +35,8 @@ pub const KEYS: [(&str, &str); 15] = [
     ("payment_webhook_secret", "CARESERVICE_PAYMENT_WEBHOOK_SECRET"),
     ("encryption_keys", "CARESERVICE_ENCRYPTION_KEYS"),
     ("encryption_key_file", "CARESERVICE_ENCRYPTION_KEY_FILE"),
+    ("metrics_bind", "CARESERVICE_METRICS_BIND"),
+    ("metrics_token", "CARESERVICE_METRICS_TOKEN"),
 ];
 
 /// The environment variable naming the file.

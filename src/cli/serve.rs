@@ -10,12 +10,17 @@ use super::args::{GlobalArgs, ServeArgs};
 use super::territory::migrate_on;
 use crate::config::{ServerSettings, parse_trusted_proxies};
 use crate::database::{Database, login_role_problems};
+use crate::http::metrics::MetricsAccess;
 use crate::startup::Application;
 use crate::tenancy::connection::PoolSettings;
 
 /// The server settings the command line asks for.
 pub fn server_settings(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<ServerSettings> {
     let trusted_proxies = parse_trusted_proxies(&args.trusted_proxies).map_err(anyhow::Error::msg)?;
+    let metrics_token = args.metrics_token.clone().filter(|token| !token.is_empty());
+    if let Some(reason) = metrics_token.as_deref().and_then(|token| weak_metrics_token(token).err()) {
+        anyhow::bail!("CARESERVICE_METRICS_TOKEN (--metrics-token): {reason}");
+    }
     let defaults = ServerSettings::default();
     Ok(ServerSettings {
         bind: args.bind,
@@ -30,12 +35,29 @@ pub fn server_settings(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<
         mail_from: args.mail_from.clone(),
         payment_webhook_secret: global.payment_webhook_secret.clone(),
         keys: global.keyring()?,
+        metrics: MetricsAccess { bind: args.metrics_bind, token: metrics_token },
         ..defaults
     })
 }
 
+/// A metrics token is a secret: long enough not to be guessed.
+pub fn weak_metrics_token(token: &str) -> Result<(), String> {
+    if token.chars().count() >= 16 { Ok(()) } else { Err("use 16 or more random characters".to_owned()) }
+}
+
 /// Runs the server.
 pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let demo_secrets = global.demo_secrets()?;
+    if !demo_secrets.is_empty() {
+        if !args.demo {
+            anyhow::bail!(
+                "refusing to serve with the demo secrets published in the source (anyone could sign a payment \
+                 webhook or read sealed fields); set:\n  {}\nor pass --demo if this is the demo",
+                demo_secrets.join("\n  ")
+            );
+        }
+        tracing::warn!("serving the demo: the webhook secret and encryption key are the published demo values");
+    }
     let settings = server_settings(global, args)?;
     let database = Database::open_as_owner(&global.database_source()).await?;
     let outcome = serve_on(&settings, database.url()).await;
@@ -134,6 +156,10 @@ mod tests {
             "smtp://127.0.0.1:2525",
             "--mail-from",
             "Zorg <a@b.nl>",
+            "--metrics-bind",
+            "127.0.0.1:9464",
+            "--metrics-token",
+            "a-metrics-token-of-some-length",
         ]);
         let Command::Serve(args) = &cli.command else { panic!("not serve") };
         let settings = server_settings(&cli.global, args).unwrap();
@@ -146,5 +172,7 @@ mod tests {
         assert!(!settings.run_worker);
         assert_eq!(settings.smtp_url.as_deref(), Some("smtp://127.0.0.1:2525"));
         assert_eq!(settings.mail_from, "Zorg <a@b.nl>");
+        assert_eq!(settings.metrics.bind.map(|bind| bind.to_string()).as_deref(), Some("127.0.0.1:9464"));
+        assert_eq!(settings.metrics.token.as_deref(), Some("a-metrics-token-of-some-length"));
     }
 }

@@ -140,6 +140,7 @@ struct ContractChange {
     #[schema(example = "0.06")]
     hq_rate: Decimal,
     /// Today or later.
+    #[serde(deserialize_with = "crate::http::dates::date")]
     effective_from: NaiveDate,
 }
 

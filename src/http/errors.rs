@@ -4,7 +4,7 @@ use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::ApiError;
+use super::{ApiError, dates};
 
 /// Extractor configurations whose errors are problem documents.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -27,16 +27,33 @@ fn json_error(error: JsonPayloadError, _request: &HttpRequest) -> actix_web::Err
             "Unsupported media type",
             "send the body as application/json",
         ),
+        JsonPayloadError::Deserialize(error) => json_refusal(error),
         other => ApiError::bad_request("malformed-body", format!("the JSON body is invalid: {other}")),
     };
     api_error.into()
 }
 
+/// The answer to a JSON body serde could not read: 422 for a date out of
+/// range (see [`dates`]), 400 for anything else. For handlers that parse
+/// their body themselves, so that they answer as `web::Json` does.
+pub fn json_refusal(error: &serde_json::Error) -> ApiError {
+    if dates::is_out_of_range(&error.to_string()) {
+        return ApiError::unprocessable(dates::OUT_OF_RANGE, format!("the JSON body is invalid: {error}"));
+    }
+    ApiError::bad_request("malformed-body", format!("the JSON body is invalid: {error}"))
+}
+
 fn path_error(error: PathError, _request: &HttpRequest) -> actix_web::Error {
+    if dates::is_out_of_range(&error.to_string()) {
+        return ApiError::unprocessable(dates::OUT_OF_RANGE, format!("the path is invalid: {error}")).into();
+    }
     ApiError::bad_request("malformed-path", format!("the path is invalid: {error}")).into()
 }
 
 fn query_error(error: QueryPayloadError, _request: &HttpRequest) -> actix_web::Error {
+    if dates::is_out_of_range(&error.to_string()) {
+        return ApiError::unprocessable(dates::OUT_OF_RANGE, format!("the query string is invalid: {error}")).into();
+    }
     ApiError::bad_request("malformed-query", format!("the query string is invalid: {error}")).into()
 }
 

@@ -2,17 +2,25 @@
 //! latency histograms, requests per territory (labels come from the registry
 //! or the route table, never from raw input), pool use, cache hit rates and
 //! the job queue.
+//!
+//! They tell a competitor each territory's volume, so they are not served on
+//! the public hosts: they answer on a listener of their own
+//! ([`MetricsAccess::bind`]), or on the public one to a bearer of
+//! [`MetricsAccess::token`]; with neither, nowhere.
 
+use std::net::SocketAddr;
 use std::sync::LazyLock;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, HttpResponse, get, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, get, web};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
+use sha2::{Digest, Sha256};
 
 use crate::http::ApiError;
 use crate::tenancy::TenancyPool;
@@ -106,14 +114,70 @@ struct JobCounts {
     failed: i64,
 }
 
+/// Where `/metrics` answers; with neither set, it answers nowhere.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsAccess {
+    /// A listener of its own that serves `/metrics` alone (keep it off the
+    /// public network).
+    pub bind: Option<SocketAddr>,
+    /// On the public listener, `/metrics` answers a request that bears this
+    /// token (`Authorization: Bearer TOKEN`).
+    pub token: Option<String>,
+}
+
+/// Who `/metrics` answers on a listener; without one set, no one.
+enum Gate {
+    /// Anyone who reaches the listener (the metrics listener).
+    Open,
+    /// A bearer of the token whose SHA-256 this is: comparing digests takes
+    /// the same time however much of a guess matches.
+    Token([u8; 32]),
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
 /// The metrics in Prometheus' text format: requests and latency by route
 /// template and status, requests per territory, cache hit rates, pool use,
-/// job queue depth and failures. Restrict it at the proxy.
-#[utoipa::path(tag = "operations", responses(
+/// job queue depth and failures. Served on the metrics listener, or on the
+/// public one to a bearer of the metrics token (404 there without one set).
+#[utoipa::path(tag = "operations", security((), ("metrics_token" = [])), responses(
     (status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain"),
+    (status = 401, description = "metrics-token-required: no or another bearer token", body = crate::http::problem::Problem),
+    (status = 404, description = "metrics-not-served: not on this listener (no metrics token is configured)", body = crate::http::problem::Problem),
 ))]
 #[get("/metrics")]
-pub async fn export(metrics: web::Data<Metrics>, pool: web::Data<TenancyPool>) -> Result<HttpResponse, ApiError> {
+pub async fn export(
+    request: HttpRequest,
+    metrics: web::Data<Metrics>,
+    pool: web::Data<TenancyPool>,
+) -> Result<HttpResponse, ApiError> {
+    match request.app_data::<Gate>() {
+        Some(Gate::Open) => {}
+        Some(Gate::Token(required)) => {
+            let presented = request
+                .headers()
+                .get("authorization")
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.strip_prefix("Bearer "))
+                .map(|token| digest(token.trim()));
+            if presented.as_ref() != Some(required) {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "metrics-token-required",
+                    "Unauthorized",
+                    "the metrics answer only to the configured metrics token",
+                ));
+            }
+        }
+        None => {
+            return Err(ApiError::not_found(
+                "metrics-not-served",
+                "the metrics are not served on this listener; see CARESERVICE_METRICS_BIND and CARESERVICE_METRICS_TOKEN",
+            ));
+        }
+    }
     let status = pool.status();
     metrics.pool.with_label_values(&["open"]).set(i64::try_from(status.size).unwrap_or(i64::MAX));
     metrics.pool.with_label_values(&["idle"]).set(i64::try_from(status.available).unwrap_or(i64::MAX));
@@ -139,7 +203,20 @@ pub async fn export(metrics: web::Data<Metrics>, pool: web::Data<TenancyPool>) -
     Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(buffer))
 }
 
-/// Registers `/metrics`.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(export);
+/// Registers `/metrics` on the public listener: it answers a bearer of
+/// `token`, and without one no one (404).
+pub fn configure_public(token: Option<&str>) -> impl FnOnce(&mut web::ServiceConfig) + use<> {
+    let gate = token.map(|token| Gate::Token(digest(token)));
+    move |cfg| {
+        if let Some(gate) = gate {
+            cfg.app_data(gate);
+        }
+        cfg.service(export);
+    }
+}
+
+/// Registers `/metrics` on the metrics listener, where it answers anyone
+/// who can reach that address.
+pub fn configure_internal(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(Gate::Open).service(export);
 }

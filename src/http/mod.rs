@@ -2,6 +2,7 @@
 //! that keep every answer, even to a malformed request, a problem document.
 
 pub mod client_ip;
+pub mod dates;
 pub mod errors;
 pub mod health;
 pub mod json_body;

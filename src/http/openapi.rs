@@ -122,6 +122,18 @@ impl Modify for SharedAnswers {
                  naming the host",
             ))),
         );
+        components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "`CARESERVICE_METRICS_TOKEN`, for `/metrics` on the public listener (none is needed on \
+                         the metrics listener, `CARESERVICE_METRICS_BIND`)",
+                    ))
+                    .build(),
+            ),
+        );
         for (path, item) in openapi.paths.paths.iter_mut() {
             let in_api = path.starts_with("/api/v1/");
             for operation in [
@@ -170,6 +182,12 @@ fn add_shared_answers(operation: &mut Operation) {
         shared.push(("403", "The account may not do this here, or the territory is suspended"));
     } else {
         shared.push(("403", "The territory is suspended"));
+    }
+    if has_body || operation.parameters.as_ref().is_some_and(|parameters| !parameters.is_empty()) {
+        shared.push((
+            "422",
+            "Invalid input: a date or time outside years 1900 to 9999 (date-out-of-range), or a value refused",
+        ));
     }
     if has_body {
         shared.push(("413", "The body is larger than the endpoint accepts"));

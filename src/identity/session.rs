@@ -17,9 +17,9 @@ use super::state::IdentityState;
 use super::store;
 use super::token::hash_secret;
 use crate::http::ApiError;
+use crate::http::security::OriginPolicy;
 use crate::tenancy::TenancyPool;
-use crate::tenancy::resolver::{HostTarget, normalize_host};
-use crate::tenancy::router::ResolvedHost;
+use crate::tenancy::resolver::HostTarget;
 
 /// What a session that has not passed its account's MFA may still do.
 const MFA_PENDING_PATHS: [&str; 3] = ["/api/v1/auth/mfa/verify", "/api/v1/auth/sign-out", "/api/v1/auth/session"];
@@ -101,7 +101,8 @@ pub fn presented_token(request: &HttpRequest) -> Option<(String, bool)> {
 }
 
 /// A state-changing request carried by a cookie must come from a page of the
-/// same host: its Origin header must name the host the request was sent to.
+/// same origin: its Origin header must name the scheme, host and port the
+/// request was sent to.
 fn check_same_origin(request: &HttpRequest) -> Result<(), ApiError> {
     if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
@@ -115,13 +116,8 @@ fn check_same_origin(request: &HttpRequest) -> Result<(), ApiError> {
         )
     };
     let origin = request.headers().get("origin").and_then(|value| value.to_str().ok()).ok_or_else(refused)?;
-    let origin_host = origin
-        .strip_prefix("https://")
-        .or_else(|| origin.strip_prefix("http://"))
-        .and_then(|host| normalize_host(host).ok())
-        .ok_or_else(refused)?;
-    let request_host = request.extensions().get::<ResolvedHost>().map(|host| host.0.clone()).ok_or_else(refused)?;
-    if origin_host == request_host { Ok(()) } else { Err(refused()) }
+    let policy = request.app_data::<web::Data<OriginPolicy>>().ok_or_else(refused)?;
+    if policy.is_same_origin(origin, request.head()) { Ok(()) } else { Err(refused()) }
 }
 
 impl FromRequest for Authenticated {

@@ -31,10 +31,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// `YYYY-MM` as the first day of that month.
 fn parse_period(raw: &str) -> Result<NaiveDate, ApiError> {
-    NaiveDate::parse_from_str(&format!("{raw}-01"), "%Y-%m-%d")
+    let first_day = NaiveDate::parse_from_str(&format!("{raw}-01"), "%Y-%m-%d")
         .ok()
         .filter(|_| raw.len() == 7)
-        .ok_or_else(|| ApiError::bad_request("invalid-period", "a period is a month: YYYY-MM"))
+        .ok_or_else(|| ApiError::bad_request("invalid-period", "a period is a month: YYYY-MM"))?;
+    crate::http::dates::check(first_day)
+        .map_err(|reason| ApiError::unprocessable(crate::http::dates::OUT_OF_RANGE, reason))
 }
 
 /// The day to read balances at.
@@ -43,6 +45,7 @@ fn parse_period(raw: &str) -> Result<NaiveDate, ApiError> {
 #[into_params(parameter_in = Query)]
 struct AtQuery {
     /// Default: today in the territory.
+    #[serde(default, deserialize_with = "crate::http::dates::optional_date")]
     at: Option<NaiveDate>,
 }
 

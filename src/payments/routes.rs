@@ -48,7 +48,7 @@ struct WebhookData {
 }
 
 /// Receives a provider's signed event. A bad signature is 401, a stale one
-/// 400; an event delivered again answers 200 and changes nothing.
+/// (or one dated more than a minute ahead) 400; an event delivered again answers 200 and changes nothing.
 #[utoipa::path(tag = "payments",
     params(
         ("provider" = String, Path, description = "The payment provider's name"),
@@ -78,7 +78,9 @@ async fn webhook(
     let now = clock.now();
     let header = request.headers().get(SIGNATURE_HEADER).and_then(|value| value.to_str().ok()).unwrap_or("");
     verify(payments.webhook_secret(), header, &body, now.timestamp()).map_err(|error| match error {
-        SignatureError::Stale(_) => ApiError::bad_request("stale-webhook", error.to_string()),
+        SignatureError::Stale(_) | SignatureError::FromTheFuture(_) => {
+            ApiError::bad_request("stale-webhook", error.to_string())
+        }
         _ => ApiError::new(StatusCode::UNAUTHORIZED, "invalid-signature", "Unauthorized", error.to_string()),
     })?;
     let event: WebhookEvent = serde_json::from_slice(&body)

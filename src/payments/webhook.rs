@@ -1,13 +1,19 @@
 //! Webhook signatures: `CareService-Signature: t=UNIX,v1=HEX`, where HEX is
 //! HMAC-SHA256 under the shared secret over `"{t}.{body}"`. A signature older
 //! than five minutes is refused, so a captured request cannot be replayed
-//! later; a replay within that time is caught by the event id.
+//! later; a replay within that time is caught by the event id. A signature
+//! dated more than a minute ahead is refused too: clocks drift by seconds, and
+//! a far-future one would stay fresh for as long as its date lies ahead.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 /// How old a signature may be.
 pub const TOLERANCE_SECONDS: i64 = 300;
+
+/// How far ahead of our clock a signature may be dated (the provider's clock
+/// may run a little fast).
+pub const FUTURE_TOLERANCE_SECONDS: i64 = 60;
 
 /// The header carrying the signature.
 pub const SIGNATURE_HEADER: &str = "careservice-signature";
@@ -19,8 +25,10 @@ pub enum SignatureError {
     Malformed,
     #[error("the signature does not match the body")]
     Mismatch,
-    #[error("the signature is {0} seconds away from now, more than 300")]
+    #[error("the signature is {0} seconds old, more than 300")]
     Stale(i64),
+    #[error("the signature is dated {0} seconds ahead, more than 60")]
+    FromTheFuture(i64),
 }
 
 fn mac(secret: &[u8], timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
@@ -52,8 +60,11 @@ pub fn verify(secret: &[u8], header: &str, body: &[u8], now: i64) -> Result<(), 
     let (Some(timestamp), Some(signature)) = (timestamp, signature) else { return Err(SignatureError::Malformed) };
     mac(secret, timestamp, body).verify_slice(&signature).map_err(|_| SignatureError::Mismatch)?;
     let age = now.saturating_sub(timestamp);
-    if age.abs() > TOLERANCE_SECONDS {
+    if age > TOLERANCE_SECONDS {
         return Err(SignatureError::Stale(age));
+    }
+    if age < -FUTURE_TOLERANCE_SECONDS {
+        return Err(SignatureError::FromTheFuture(age.saturating_neg()));
     }
     Ok(())
 }

@@ -39,8 +39,10 @@ struct WeeklyInput {
     #[schema(minimum = 1, maximum = 7)]
     weekday: u32,
     #[schema(value_type = String, format = "partial-time", example = "09:00:00")]
+    #[serde(deserialize_with = "crate::http::dates::time")]
     starts: NaiveTime,
     #[schema(value_type = String, format = "partial-time", example = "17:00:00")]
+    #[serde(deserialize_with = "crate::http::dates::time")]
     ends: NaiveTime,
 }
 
@@ -161,12 +163,15 @@ enum ExceptionKind {
 #[schema(example = json!({"day": "2026-05-04", "kind": "off"}))]
 struct ExceptionInput {
     /// From yesterday to 400 days ahead.
+    #[serde(deserialize_with = "crate::http::dates::date")]
     day: NaiveDate,
     kind: ExceptionKind,
     /// With `ends`; neither for a whole day off.
     #[schema(value_type = Option<String>, format = "partial-time")]
+    #[serde(default, deserialize_with = "crate::http::dates::optional_time")]
     starts: Option<NaiveTime>,
     #[schema(value_type = Option<String>, format = "partial-time")]
+    #[serde(default, deserialize_with = "crate::http::dates::optional_time")]
     ends: Option<NaiveTime>,
 }
 
@@ -297,8 +302,10 @@ struct SlotQuery {
     #[param(example = "house-cleaning")]
     service: String,
     /// The first local date.
+    #[serde(deserialize_with = "crate::http::dates::date")]
     from: NaiveDate,
     /// The last local date, at most 31 days after `from`.
+    #[serde(deserialize_with = "crate::http::dates::date")]
     to: NaiveDate,
     /// Only this pro.
     pro: Option<Uuid>,

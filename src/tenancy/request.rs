@@ -56,7 +56,11 @@ impl OnboardingRequest {
             time_zone,
             locale,
             rates,
-            contract_from: self.contract_from.unwrap_or_else(|| chrono::Utc::now().date_naive()),
+            contract_from: self
+                .contract_from
+                .map(crate::http::dates::check)
+                .transpose()?
+                .unwrap_or_else(|| chrono::Utc::now().date_naive()),
             domains,
         })
     }

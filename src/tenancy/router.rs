@@ -6,20 +6,17 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{RequestHead, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
+use actix_web::http::header::HOST;
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, web};
 use ipnet::IpNet;
 use tracing_actix_web::RootSpan;
 
 use super::model::TerritoryStatus;
-use super::resolver::{HostTarget, ResolveError, TerritoryResolver, normalize_host};
+use super::resolver::{HostTarget, ResolveError, TerritoryResolver};
 
-/// The host the router resolved (from Host, or X-Forwarded-Host from a
-/// trusted proxy), normalized: what same-origin checks compare against.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResolvedHost(pub String);
 use crate::http::ApiError;
 
 /// What the router needs: the resolver and who may speak for the client.
@@ -35,21 +32,39 @@ impl HostRouter {
         Self { resolver, trusted_proxies }
     }
 
-    fn host_of<'a>(&self, request: &'a ServiceRequest) -> Option<&'a str> {
-        let from_trusted_proxy = request
-            .peer_addr()
-            .map(|peer| peer.ip())
-            .is_some_and(|ip: IpAddr| self.trusted_proxies.iter().any(|net| net.contains(&ip)));
-        let header = |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok());
-        let forwarded = if from_trusted_proxy {
-            // A client may send its own value, which a proxy appends to: the
-            // last value is the one our proxy set.
-            header("x-forwarded-host").and_then(|value| value.rsplit(',').next()).map(str::trim)
-        } else {
-            None
-        };
-        forwarded.or_else(|| header("host")).or_else(|| request.uri().authority().map(|a| a.as_str()))
+    fn host_of(&self, request: &ServiceRequest) -> Option<String> {
+        requested_host(request.head(), &self.trusted_proxies)
     }
+}
+
+/// The host the client asked for, as sent (port included): from a trusted
+/// proxy, the X-Forwarded-Host it set; else the authority of an
+/// absolute-form request URI, which RFC 9112 (3.2.2) puts before Host; else
+/// Host. A value that is not visible ASCII comes back as it is (lossily), so
+/// that it is refused as malformed rather than taken for a missing Host.
+pub fn requested_host(head: &RequestHead, trusted_proxies: &[IpNet]) -> Option<String> {
+    let from_trusted_proxy = head
+        .peer_addr
+        .map(|peer| peer.ip())
+        .is_some_and(|ip: IpAddr| trusted_proxies.iter().any(|net| net.contains(&ip)));
+    if from_trusted_proxy {
+        // A client may send X-Forwarded-Host lines of its own, which the
+        // proxy appends to (a new line or after a comma): the last value is
+        // the one the nearest proxy set.
+        let forwarded = head
+            .headers()
+            .get_all("x-forwarded-host")
+            .flat_map(|value| value.as_bytes().split(|byte| *byte == b','))
+            .map(|value| String::from_utf8_lossy(value).trim().to_owned())
+            .rfind(|value| !value.is_empty());
+        if forwarded.is_some() {
+            return forwarded;
+        }
+    }
+    if let Some(authority) = head.uri.authority() {
+        return Some(authority.as_str().to_owned());
+    }
+    head.headers().get(HOST).map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
 }
 
 /// Resolves the territory and stores the [`HostTarget`] in the request.
@@ -61,7 +76,7 @@ pub async fn route_by_host(
         let error = ApiError::internal(&"the host router is not configured");
         return Ok(request.error_response(error).map_into_right_body());
     };
-    let host = router.host_of(&request).map(str::to_owned);
+    let host = router.host_of(&request);
     let resolved = router.resolver.resolve(host.as_deref()).await;
     let target = match resolved.map_err(refusal).and_then(|target| serving(&target).map(|()| target)) {
         Ok(target) => target,
@@ -69,9 +84,6 @@ pub async fn route_by_host(
     };
     if let (HostTarget::Territory(territory), Some(span)) = (&target, request.extensions().get::<RootSpan>()) {
         span.record("territory", territory.slug.as_str());
-    }
-    if let Some(host) = host.as_deref().and_then(|h| normalize_host(h).ok()) {
-        request.extensions_mut().insert(ResolvedHost(host));
     }
     request.extensions_mut().insert(target);
     next.call(request).await.map(ServiceResponse::map_into_left_body)

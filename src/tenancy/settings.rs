@@ -76,6 +76,11 @@ impl CustomDomain {
         if !labels_ok || !host.contains('.') || host.len() > 253 {
             return Err(format!("{raw:?} is not a host name such as zorg-amsterdam.nl"));
         }
+        // An address is not a domain (and no top-level domain is numeric):
+        // `127.0.0.1` would hand the loopback host to a territory.
+        if host.rsplit('.').next().is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit())) {
+            return Err(format!("{raw:?} is an address, not a host name such as zorg-amsterdam.nl"));
+        }
         if host == base_domain || host.ends_with(&format!(".{base_domain}")) {
             return Err(format!("{raw:?} is under the base domain {base_domain}, where hosts are territory slugs"));
         }

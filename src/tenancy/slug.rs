@@ -41,6 +41,10 @@ pub enum SlugError {
     Characters(String),
     #[error("{0:?} is a reserved name and cannot be a territory")]
     Reserved(String),
+    #[error(
+        "a territory slug cannot have '--' as its third and fourth characters (encoded Unicode names such as xn--...): {0:?} does"
+    )]
+    Encoded(String),
 }
 
 impl TerritorySlug {
@@ -53,6 +57,12 @@ impl TerritorySlug {
         let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
         if !raw.chars().all(allowed) || raw.starts_with('-') || raw.ends_with('-') {
             return Err(SlugError::Characters(raw.to_owned()));
+        }
+        // "xn--" (and every "??--" label, RFC 5891 4.2.3.1) is reserved for
+        // encoded Unicode names: a slug shown as `аmsterdam` with a Cyrillic
+        // "а" would pass for amsterdam.
+        if raw.get(2..4) == Some("--") {
+            return Err(SlugError::Encoded(raw.to_owned()));
         }
         if RESERVED.contains(&raw) {
             return Err(SlugError::Reserved(raw.to_owned()));

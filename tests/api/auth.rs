@@ -199,7 +199,7 @@ async fn a_cookie_session_changes_state_only_from_its_own_origin() {
         let mut request = app
             .client
             .post(format!("{}/api/v1/auth/sign-out", app.address))
-            .header("host", "hq.localhost")
+            .header("host", "hq.localhost:8080")
             .header("cookie", format!("__Host-session={token}"));
         if let Some(origin) = origin {
             request = request.header("origin", origin);

@@ -12,6 +12,7 @@ mod cli;
 mod cluster_owner;
 mod conformance;
 mod cross_territory;
+mod edge;
 mod helpers;
 mod identity_hardening;
 mod isolation;

@@ -258,7 +258,9 @@ async fn a_new_territory_is_served_at_once_even_after_its_host_was_cached_as_unk
 
 #[tokio::test]
 async fn metrics_count_requests_by_route_template_and_territory_without_raw_paths() {
-    let app = spawn_app().await;
+    let metrics =
+        careservice::http::metrics::MetricsAccess { bind: None, token: Some("a-token-for-the-scraper".into()) };
+    let app = spawn_app_on(fresh_database().await, ServerSettings { metrics, ..ServerSettings::default() }).await;
     app.onboard("amsterdam").await;
     for _ in 0..3 {
         assert_eq!(app.get("amsterdam.localhost", "/api/v1/territory").await.status(), 200);
@@ -267,7 +269,8 @@ async fn metrics_count_requests_by_route_template_and_territory_without_raw_path
     app.get("amsterdam.localhost", "/api/v1/catalog").await;
     app.get("amsterdam.localhost", "/api/v1/bookings/0b7f2a54-1111-4c4c-9999-123456789abc").await;
     app.get("amsterdam.localhost", "/api/v1/no/such/path/8f3e").await;
-    let text = app.get("localhost", "/metrics").await.text().await.unwrap();
+    let scrape = app.client.get(format!("{}/metrics", app.address)).header("host", "localhost");
+    let text = scrape.bearer_auth("a-token-for-the-scraper").send().await.unwrap().text().await.unwrap();
     let line = |needle: &str| text.lines().find(|l| l.starts_with(needle) || l.contains(needle)).map(str::to_owned);
     let requests = line(r#"careservice_http_requests_total{method="GET",route="/api/v1/territory",status="200"}"#);
     assert!(requests.is_some_and(|l| l.ends_with(" 3")), "{text}");
