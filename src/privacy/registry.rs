@@ -154,7 +154,7 @@ pub const COLUMNS: &[Columns] = &[
     hq_columns("installation", &[], &["singleton", "role_prefix"]),
     hq_columns(
         "invitations",
-        &["email_normalized", "invited_by", "accepted_by"],
+        &["email", "email_normalized", "invited_by", "accepted_by"],
         &["id", "token_hash", "territory_id", "role", "created_at", "expires_at", "accepted_at"],
     ),
     // A job's payload holds the ids it works on: bookings, exports, and the
@@ -171,6 +171,7 @@ pub const COLUMNS: &[Columns] = &[
             "attempts",
             "max_attempts",
             "locked_until",
+            "claimed_by",
             "last_error",
             "finished_at",
             "failed_at",
@@ -179,7 +180,7 @@ pub const COLUMNS: &[Columns] = &[
     ),
     hq_columns(
         "mail_outbox",
-        &["to_address", "body", "last_error"],
+        &["to_address", "to_lookup", "body", "last_error"],
         &["id", "subject", "created_at", "sent_at", "attempts"],
     ),
     hq_columns("memberships", &["account_id"], &["id", "territory_id", "role", "created_at"]),
@@ -336,13 +337,24 @@ pub const COLUMNS: &[Columns] = &[
     territory_columns("pro_offerings", &["pro_id"], &["service_code", "price"]),
     territory_columns(
         "pros",
-        &["id", "account_id", "display_name", "bio", "languages", "postcodes"],
-        &["status", "created_at", "updated_at", "buffer_minutes"],
+        &["id", "account_id", "display_name", "bio", "languages", "postcodes", "pending_display_name", "pending_bio"],
+        &["status", "created_at", "updated_at", "buffer_minutes", "pending_since", "profile_revision"],
     ),
     territory_columns(
         "refunds",
         &["external_id", "requested_by"],
-        &["id", "payment_id", "amount", "vat", "franchise_fee", "hq_fee", "pro_share", "reason", "created_at"],
+        &[
+            "id",
+            "payment_id",
+            "amount",
+            "vat",
+            "franchise_fee",
+            "hq_fee",
+            "pro_share",
+            "reason",
+            "created_at",
+            "status",
+        ],
     ),
     // updated_by is the franchisee who tailored the service.
     territory_columns(

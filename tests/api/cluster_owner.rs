@@ -38,7 +38,7 @@ impl DataDir {
     }
 
     fn serve(&self) -> Process {
-        Process::start(&["serve", "--bind", "127.0.0.1:0", "--no-worker", "--workers", "1"], &self.env())
+        Process::start(&["serve", "--demo", "--bind", "127.0.0.1:0", "--no-worker", "--workers", "1"], &self.env())
     }
 }
 
