@@ -25,6 +25,7 @@ mod openapi;
 mod personal_data_at_rest;
 mod privacy;
 mod process;
+mod provider;
 mod refund_claims;
 mod resilience;
 mod resume;

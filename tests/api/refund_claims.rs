@@ -2,66 +2,22 @@
 //! together exceed what was captured reach the provider once.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use careservice::clock::{ManualClock, SharedClock};
 use careservice::config::ServerSettings;
-use careservice::payments::provider::{Authorization, Provider, ProviderError, Simulated};
 use chrono::Utc;
-use futures::future::BoxFuture;
-use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use crate::bookings::{HOST, at_ten, populate, request};
 use crate::helpers::{fresh_database, spawn_app_on};
-
-/// The simulated provider, counting the refunds it is asked for.
-#[derive(Debug, Default)]
-struct CountingProvider {
-    refunds: AtomicUsize,
-}
-
-impl Provider for CountingProvider {
-    fn name(&self) -> &'static str {
-        Simulated.name()
-    }
-
-    fn authorize<'a>(
-        &'a self,
-        idempotency_key: &'a str,
-        amount: Decimal,
-        method: &'a str,
-    ) -> BoxFuture<'a, Result<Authorization, ProviderError>> {
-        Simulated.authorize(idempotency_key, amount, method)
-    }
-
-    fn capture<'a>(&'a self, reference: &'a str, amount: Decimal) -> BoxFuture<'a, Result<(), ProviderError>> {
-        Simulated.capture(reference, amount)
-    }
-
-    fn void<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, Result<(), ProviderError>> {
-        Simulated.void(reference)
-    }
-
-    fn refund<'a>(
-        &'a self,
-        reference: &'a str,
-        idempotency_key: &'a str,
-        amount: Decimal,
-    ) -> BoxFuture<'a, Result<(), ProviderError>> {
-        self.refunds.fetch_add(1, Ordering::SeqCst);
-        Box::pin(async move {
-            // A real provider takes a while: long enough for racing requests
-            // to get past any check made before it was called.
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            Simulated.refund(reference, idempotency_key, amount).await
-        })
-    }
-}
+use crate::provider::CountingProvider;
 
 #[tokio::test]
 async fn racing_refunds_that_exceed_the_capture_reach_the_provider_once() {
-    let provider = Arc::new(CountingProvider::default());
+    let provider = Arc::new(CountingProvider {
+        refund_delay: std::time::Duration::from_millis(50),
+        ..CountingProvider::default()
+    });
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let shared: SharedClock = clock.clone();
     let settings = ServerSettings {
@@ -88,7 +44,7 @@ async fn racing_refunds_that_exceed_the_capture_reach_the_provider_once() {
         futures::future::join_all(attempts).await.iter().map(|response| response.status().as_u16()).collect();
     assert_eq!(statuses.iter().filter(|status| **status == 201).count(), 1, "{statuses:?}");
     assert!(statuses.iter().all(|status| [201, 422].contains(status)), "{statuses:?}");
-    assert_eq!(provider.refunds.load(Ordering::SeqCst), 1, "losers of the race reached the provider");
+    assert_eq!(provider.refunds.lock().unwrap().len(), 1, "losers of the race reached the provider");
 
     let payment: Value = app
         .call(reqwest::Method::GET, HOST, &format!("/api/v1/bookings/{id}/payment"), None, Some(&people.franchisee))

@@ -4,7 +4,7 @@
 //! one capture. Each test stops the request at the point that matters with
 //! the application's fault points, the way a crash there would.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use careservice::bookings::idempotency::LEASE;
@@ -13,69 +13,15 @@ use careservice::config::ServerSettings;
 use careservice::faults::Faults;
 use careservice::jobs::{JobContext, run_due_jobs};
 use careservice::payments::Payments;
-use careservice::payments::provider::{Authorization, Provider, ProviderError, Simulated};
 use careservice::startup::Application;
 use chrono::{Duration, Utc};
 use diesel_async::RunQueryDsl;
-use futures::future::BoxFuture;
 use reqwest::Method;
-use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use crate::bookings::{HOST, People, at_ten, populate, request};
 use crate::helpers::{TestApp, eventually, fresh_database, spawn_app_on};
-
-/// The simulated provider, keeping a list of what it was asked.
-#[derive(Debug, Default)]
-struct CountingProvider {
-    /// The idempotency key of every authorisation asked for.
-    authorizations: Mutex<Vec<String>>,
-    /// The reference of every capture.
-    captures: Mutex<Vec<String>>,
-    /// The reference of every release.
-    voids: Mutex<Vec<String>>,
-}
-
-impl CountingProvider {
-    fn asked(list: &Mutex<Vec<String>>, about: &str) -> usize {
-        list.lock().unwrap().iter().filter(|entry| entry.contains(about)).count()
-    }
-}
-
-impl Provider for CountingProvider {
-    fn name(&self) -> &'static str {
-        Simulated.name()
-    }
-
-    fn authorize<'a>(
-        &'a self,
-        idempotency_key: &'a str,
-        amount: Decimal,
-        method: &'a str,
-    ) -> BoxFuture<'a, Result<Authorization, ProviderError>> {
-        self.authorizations.lock().unwrap().push(idempotency_key.to_owned());
-        Simulated.authorize(idempotency_key, amount, method)
-    }
-
-    fn capture<'a>(&'a self, reference: &'a str, amount: Decimal) -> BoxFuture<'a, Result<(), ProviderError>> {
-        self.captures.lock().unwrap().push(reference.to_owned());
-        Simulated.capture(reference, amount)
-    }
-
-    fn void<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, Result<(), ProviderError>> {
-        self.voids.lock().unwrap().push(reference.to_owned());
-        Simulated.void(reference)
-    }
-
-    fn refund<'a>(
-        &'a self,
-        reference: &'a str,
-        idempotency_key: &'a str,
-        amount: Decimal,
-    ) -> BoxFuture<'a, Result<(), ProviderError>> {
-        Simulated.refund(reference, idempotency_key, amount)
-    }
-}
+use crate::provider::CountingProvider;
 
 struct Stage {
     app: TestApp,
