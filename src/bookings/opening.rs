@@ -82,11 +82,7 @@ pub async fn open(
     } else {
         booking
     };
-    // On failure the scheduled settlement job tries again, so the request
-    // does not fail for it.
-    if let Err(error) = flow::settle(conn, payments, territory, &booking, now).await {
-        tracing::warn!(booking.id = %booking.id, %error, "payment not settled yet; the settlement job will retry");
-    }
+    settle_now(conn, payments, territory, &booking, now).await;
     faults.pass("booking.settled").await;
     let payment = payment_store::for_booking(conn, booking.id).await?.ok_or_else(lost)?;
     if payment.status == "failed" {
@@ -105,4 +101,18 @@ pub async fn open(
         ));
     }
     Ok(booking)
+}
+
+/// Settles the booking's payment at once; on failure the scheduled
+/// settlement job tries again, so the request does not fail for it.
+pub async fn settle_now(
+    conn: &mut AsyncPgConnection,
+    payments: &Payments,
+    territory: &Territory,
+    booking: &Booking,
+    now: DateTime<Utc>,
+) {
+    if let Err(error) = flow::settle(conn, payments, territory, booking, now).await {
+        tracing::warn!(booking.id = %booking.id, %error, "payment not settled yet; the settlement job will retry");
+    }
 }

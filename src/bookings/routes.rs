@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::idempotency::{self, Claim};
 use super::lifecycle;
 use super::model::{Action, Actor, Refusal, Status, cancellation_fee, transition};
-use super::opening;
+use super::opening::{self, settle_now};
 use super::store::{self, Booking, Event, NewBooking, Visibility};
 use crate::clock::SharedClock;
 use crate::faults::Faults;
@@ -418,20 +418,6 @@ async fn hold(
         }
     }
     Err(ApiError::conflict("slot-taken", "that time was just taken; pick another"))
-}
-
-/// Settles the booking's payment at once; on failure the scheduled
-/// settlement job tries again, so the request does not fail for it.
-async fn settle_now(
-    conn: &mut AsyncPgConnection,
-    payments: &Payments,
-    territory: &Territory,
-    booking: &Booking,
-    now: DateTime<Utc>,
-) {
-    if let Err(error) = flow::settle(conn, payments, territory, booking, now).await {
-        tracing::warn!(booking.id = %booking.id, %error, "payment not settled yet; the settlement job will retry");
-    }
 }
 
 /// How many.

@@ -17,7 +17,7 @@ use super::webhook::{SIGNATURE_HEADER, SignatureError, verify};
 use crate::bookings::idempotency::{self, Claim};
 use crate::bookings::lifecycle;
 use crate::bookings::model::{Actor, Status};
-use crate::bookings::opening::instant_booking;
+use crate::bookings::opening::{instant_booking, settle_now};
 use crate::bookings::routes::visible;
 use crate::bookings::store as bookings;
 use crate::clock::SharedClock;
@@ -155,11 +155,8 @@ async fn webhook(
             .scope_boxed()
         })
         .await?;
-    if applied
-        && let Some(booking) = bookings::find(&mut conn, booking_id).await?
-        && let Err(error) = flow::settle(&mut conn, &payments, place, &booking, now).await
-    {
-        tracing::warn!(booking.id = %booking_id, %error, "payment not settled yet; the settlement job will retry");
+    if applied && let Some(booking) = bookings::find(&mut conn, booking_id).await? {
+        settle_now(&mut conn, &payments, place, &booking, now).await;
     }
     Ok(HttpResponse::Ok().json(json!({ "received": true, "duplicate": !applied })))
 }
