@@ -27,11 +27,13 @@ pub enum Strategy {
     /// E: A, with statements whose text names the territory, so that the
     /// statement cache holds one per territory.
     Keyed,
+    /// F: B' with E's statements.
+    KeyedPipelined,
 }
 
 impl Strategy {
     /// Every strategy, in the order they are measured.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Session,
         Self::Transaction,
         Self::Pipelined,
@@ -39,6 +41,7 @@ impl Strategy {
         Self::QualifiedUncached,
         Self::Affinity,
         Self::Keyed,
+        Self::KeyedPipelined,
     ];
 
     /// Its letter.
@@ -51,6 +54,7 @@ impl Strategy {
             Self::QualifiedUncached => "C'",
             Self::Affinity => "D",
             Self::Keyed => "E",
+            Self::KeyedPipelined => "F",
         }
     }
 
@@ -64,6 +68,7 @@ impl Strategy {
             Self::QualifiedUncached => "C with the prepared statement cache disabled",
             Self::Affinity => "A, each territory on the connection its name hashes to",
             Self::Keyed => "A, with the territory in each statement's cache key",
+            Self::KeyedPipelined => "B', with the territory in each statement's cache key",
         }
     }
 
@@ -133,14 +138,15 @@ impl Session {
                     })
                     .await
             }
-            Strategy::Pipelined => {
+            Strategy::Pipelined | Strategy::KeyedPipelined => {
+                let request = if strategy == Strategy::KeyedPipelined { &keyed } else { &plain };
                 self.conn
                     .transaction::<_, anyhow::Error, _>(|conn| {
                         async move {
                             let ahead =
                                 diesel::select((set_config("search_path", path, true), set_config("role", role, true)))
                                     .execute(conn);
-                            serve(conn, &plain, workload, Some(ahead)).await
+                            serve(conn, request, workload, Some(ahead)).await
                         }
                         .scope_boxed()
                     })
