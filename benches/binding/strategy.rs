@@ -2,8 +2,11 @@
 //! serving a request on a plain diesel-async connection.
 
 use careservice::tenancy::connection::set_config;
-use diesel_async::{AsyncConnection, AsyncPgConnection, CacheSize, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, CacheSize, RunQueryDsl, SimpleAsyncConnection};
+use futures::FutureExt;
 use scoped_futures::ScopedFutureExt;
+
+use crate::generated::Generated;
 
 use crate::workload::{Fixture, Request, Statements, Workload, serve};
 
@@ -29,11 +32,14 @@ pub enum Strategy {
     Keyed,
     /// F: B' with E's statements.
     KeyedPipelined,
+    /// G: B' with `BEGIN` sent with the binding and the first query, and
+    /// `COMMIT` with the last: one round trip for a one-statement request.
+    OneTrip,
 }
 
 impl Strategy {
     /// Every strategy, in the order they are measured.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Session,
         Self::Transaction,
         Self::Pipelined,
@@ -42,6 +48,7 @@ impl Strategy {
         Self::Affinity,
         Self::Keyed,
         Self::KeyedPipelined,
+        Self::OneTrip,
     ];
 
     /// Its letter.
@@ -55,6 +62,7 @@ impl Strategy {
             Self::Affinity => "D",
             Self::Keyed => "E",
             Self::KeyedPipelined => "F",
+            Self::OneTrip => "G",
         }
     }
 
@@ -69,6 +77,7 @@ impl Strategy {
             Self::Affinity => "A, each territory on the connection its name hashes to",
             Self::Keyed => "A, with the territory in each statement's cache key",
             Self::KeyedPipelined => "B', with the territory in each statement's cache key",
+            Self::OneTrip => "B', with BEGIN and COMMIT in the same round trips",
         }
     }
 
@@ -123,7 +132,7 @@ impl Session {
                     self.bound_to = Some(index);
                 }
                 let request = if strategy == Strategy::Keyed { &keyed } else { &plain };
-                serve(&mut self.conn, request, workload, None).await
+                serve(&mut self.conn, request, workload, None, None).await
             }
             Strategy::Transaction => {
                 self.conn
@@ -132,7 +141,7 @@ impl Session {
                             diesel::select((set_config("search_path", path, true), set_config("role", role, true)))
                                 .execute(conn)
                                 .await?;
-                            serve(conn, &plain, workload, None).await
+                            serve(conn, &plain, workload, None, None).await
                         }
                         .scope_boxed()
                     })
@@ -146,18 +155,35 @@ impl Session {
                             let ahead =
                                 diesel::select((set_config("search_path", path, true), set_config("role", role, true)))
                                     .execute(conn);
-                            serve(conn, request, workload, Some(ahead)).await
+                            serve(conn, request, workload, Some(ahead), None).await
                         }
                         .scope_boxed()
                     })
                     .await
+            }
+            Strategy::OneTrip => {
+                // Outside diesel's transaction manager, which awaits BEGIN on
+                // its own: BEGIN and COMMIT are cached statements here, sent
+                // with the request's first and last queries.
+                let conn = &mut self.conn;
+                let begin = Generated::new("BEGIN", Vec::new())?.execute(conn);
+                let bind = diesel::select((set_config("search_path", path, true), set_config("role", role, true)))
+                    .execute(conn);
+                let ahead = async move { futures::try_join!(begin, bind).map(|(_, bound)| bound) }.boxed();
+                let commit = Generated::new("COMMIT", Vec::new())?.execute(conn);
+                let served = serve(conn, &plain, workload, Some(ahead), Some(commit)).await;
+                if served.is_err() {
+                    // A failure before COMMIT was sent leaves the transaction open.
+                    conn.batch_execute("ROLLBACK").await?;
+                }
+                served
             }
             Strategy::Qualified | Strategy::QualifiedUncached => {
                 self.conn
                     .transaction::<_, anyhow::Error, _>(|conn| {
                         async move {
                             let ahead = diesel::select(set_config("role", role, true)).execute(conn);
-                            serve(conn, &qualified, workload, Some(ahead)).await
+                            serve(conn, &qualified, workload, Some(ahead), None).await
                         }
                         .scope_boxed()
                     })

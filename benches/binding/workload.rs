@@ -180,8 +180,9 @@ pub fn seed_sql(schema: &str, slug: &str, pros: usize, horizon: i32, day: NaiveD
     )
 }
 
-/// A statement sent ahead of the request's first query, in the same round
-/// trip (the binding of B' and C).
+/// A statement sent in the same round trip as the request's first query
+/// (ahead of it: the binding of B', C, F, G) or its last (behind it: G's
+/// COMMIT).
 pub type Ahead<'a> = Option<BoxFuture<'a, QueryResult<usize>>>;
 
 /// What one request reads with.
@@ -198,28 +199,34 @@ pub struct Request<'a> {
 }
 
 /// Serves `workload` for `request`, with `ahead` pipelined before its first
-/// query, and checks the answer. Boxed, so that the compiler proves it `Send`
-/// here rather than inside a transaction's higher-ranked closure.
+/// query and `behind` after its last, and checks the answer. Boxed, so that
+/// the compiler proves it `Send` here rather than inside a transaction's
+/// higher-ranked closure.
 pub fn serve<'a>(
     conn: &'a mut AsyncPgConnection,
     request: &'a Request<'a>,
     workload: Workload,
     ahead: Ahead<'a>,
+    behind: Ahead<'a>,
 ) -> BoxFuture<'a, anyhow::Result<()>> {
     match workload {
-        Workload::Settings => read_settings(conn, request, ahead).boxed(),
-        Workload::Slots => search_slots(conn, request, ahead).boxed(),
+        Workload::Settings => read_settings(conn, request, ahead, behind).boxed(),
+        Workload::Slots => search_slots(conn, request, ahead, behind).boxed(),
     }
 }
 
-/// `query`, after `ahead` if there is one, both sent before either answer
-/// is awaited. The query comes boxed: rustc cannot prove a diesel-async load
-/// future `Send` once it is passed through a generic parameter.
-async fn first<'a, T>(ahead: Ahead<'a>, query: BoxFuture<'a, QueryResult<T>>) -> QueryResult<T> {
-    match ahead {
-        Some(ahead) => futures::try_join!(ahead, query).map(|(_, answer)| answer),
-        None => query.await,
-    }
+/// `query` between `ahead` and `behind`, all sent before any answer is
+/// awaited (futures are polled, and so sent, in this order). The query comes
+/// boxed: rustc cannot prove a diesel-async load future `Send` once it is
+/// passed through a generic parameter.
+async fn joined<'a, T>(ahead: Ahead<'a>, query: BoxFuture<'a, QueryResult<T>>, behind: Ahead<'a>) -> QueryResult<T> {
+    let optional = |statement: Ahead<'a>| async move {
+        match statement {
+            Some(statement) => statement.await.map(|_| ()),
+            None => Ok(()),
+        }
+    };
+    futures::try_join!(optional(ahead), query, optional(behind)).map(|(_, answer, _)| answer)
 }
 
 #[derive(QueryableByName)]
@@ -244,14 +251,20 @@ struct SettingsByName {
     booking_horizon_days: i32,
 }
 
-async fn read_settings(conn: &mut AsyncPgConnection, request: &Request<'_>, ahead: Ahead<'_>) -> anyhow::Result<()> {
+async fn read_settings(
+    conn: &mut AsyncPgConnection,
+    request: &Request<'_>,
+    ahead: Ahead<'_>,
+    behind: Ahead<'_>,
+) -> anyhow::Result<()> {
     let fixture = request.fixture;
     let (name, horizon) = if request.dsl {
-        let row: Settings = first(ahead, settings::table.select(Settings::as_select()).first(conn).boxed()).await?;
+        let row: Settings =
+            joined(ahead, settings::table.select(Settings::as_select()).first(conn).boxed(), behind).await?;
         (row.portal_display_name, row.booking_horizon_days)
     } else {
         let query = Generated::new(&request.statements.settings, vec![bind::<BigInt, _>(1_i64)])?;
-        let mut rows: Vec<SettingsByName> = first(ahead, query.load(conn).boxed()).await?;
+        let mut rows: Vec<SettingsByName> = joined(ahead, query.load(conn).boxed(), behind).await?;
         let row = rows.pop().ok_or_else(|| anyhow::anyhow!("no settings row"))?;
         // Everything but the two seeded columns still holds its default.
         anyhow::ensure!(
@@ -325,10 +338,15 @@ struct Busy {
     ends: DateTime<Utc>,
 }
 
-async fn search_slots(conn: &mut AsyncPgConnection, request: &Request<'_>, ahead: Ahead<'_>) -> anyhow::Result<()> {
+async fn search_slots(
+    conn: &mut AsyncPgConnection,
+    request: &Request<'_>,
+    ahead: Ahead<'_>,
+    behind: Ahead<'_>,
+) -> anyhow::Result<()> {
     let (fixture, sql, day) = (request.fixture, request.statements, request.day);
     let catalog = Generated::new(&sql.catalog, vec![bind::<Date, _>(day)])?;
-    let catalog: Vec<EffectiveService> = first(ahead, catalog.load(conn).boxed()).await?;
+    let catalog: Vec<EffectiveService> = joined(ahead, catalog.load(conn).boxed(), None).await?;
     anyhow::ensure!(catalog.iter().any(|service| service.code == SERVICE), "{SERVICE} missing from the catalog");
     let horizon: Vec<Horizon> = Generated::new(&sql.horizon, vec![bind::<BigInt, _>(1_i64)])?.load(conn).await?;
     let no_area: Option<&str> = None;
@@ -345,7 +363,8 @@ async fn search_slots(conn: &mut AsyncPgConnection, request: &Request<'_>, ahead
     let rules: Vec<Rule> = Generated::new(&sql.rules, vec![bind::<Array<SqlUuid>, _>(&ids[..])])?.load(conn).await?;
     let window = || vec![bind::<Array<SqlUuid>, _>(&ids[..]), bind::<Timestamptz, _>(from), bind::<Timestamptz, _>(to)];
     let exceptions: Vec<Exception> = Generated::new(&sql.exceptions, window())?.load(conn).await?;
-    let busy: Vec<Busy> = Generated::new(&sql.busy, window())?.load(conn).await?;
+    let busy = Generated::new(&sql.busy, window())?;
+    let busy: Vec<Busy> = joined(None, busy.load(conn).boxed(), behind).await?;
     let pros = fixture.pros;
     anyhow::ensure!(
         horizon.iter().map(|h| h.booking_horizon_days).eq([fixture.horizon])
