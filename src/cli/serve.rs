@@ -86,7 +86,7 @@ async fn serve_on(settings: &ServerSettings, database_url: &str) -> anyhow::Resu
     eprintln!(
         "CareService is serving on http://{host}:{port}\n  \
          a territory:  http://SLUG.{base}:{port}/api/v1/territory\n  \
-         HQ console:   http://hq.{base}:{port}/\n  \
+         API docs:     http://hq.{base}:{port}/api/v1/docs/\n  \
          health:       http://{host}:{port}/healthz"
     );
     let mut server = tokio::spawn(application.run_until_stopped());
