@@ -76,32 +76,17 @@ impl Statements {
         let dsl = diesel::debug_query::<Pg, _>(&query).to_string();
         let dsl = dsl.split(" -- binds:").next().unwrap_or_default();
         anyhow::ensure!(dsl.contains(r#"FROM "settings""#), "unexpected settings query {dsl:?}");
+        let effective = careservice::catalog::effective::EFFECTIVE_SQL;
+        anyhow::ensure!(
+            effective.contains("CROSS JOIN settings st") && effective.contains("LEFT JOIN service_overrides o"),
+            "the effective catalog query no longer names its tenant tables as expected"
+        );
         let statements = Self {
             settings: dsl.replace(r#"FROM "settings""#, &format!(r#"FROM {q}"settings""#)),
-            catalog: format!(
-                "
-SELECT s.code, s.category, c.name_nl AS category_nl, c.name_en AS category_en,
-       coalesce(o.name_nl, s.name_nl) AS name_nl, coalesce(o.name_en, s.name_en) AS name_en,
-       coalesce(o.description_nl, s.description_nl) AS description_nl,
-       coalesce(o.description_en, s.description_en) AS description_en,
-       least(greatest(coalesce(o.duration_minutes, s.duration_minutes), s.min_duration_minutes),
-             s.max_duration_minutes) AS duration_minutes,
-       least(greatest(coalesce(o.price, s.base_price), s.min_price), s.max_price) AS price,
-       r.rate AS vat_rate,
-       s.instant_booking,
-       coalesce(o.cancellation_free_hours, st.cancellation_free_hours) AS cancellation_free_hours,
-       coalesce(o.cancellation_fee_percent, st.cancellation_fee_percent) AS cancellation_fee_percent,
-       coalesce(o.min_notice_minutes, st.min_notice_minutes) AS min_notice_minutes
-  FROM hq.services s
-  JOIN hq.service_categories c ON c.code = s.category
-  CROSS JOIN {q}settings st
-  LEFT JOIN {q}service_overrides o ON o.service_code = s.code
-  JOIN LATERAL (SELECT v.rate FROM hq.vat_rates v
-                 WHERE v.category = s.vat_category AND v.effective_from <= $1
-                 ORDER BY v.effective_from DESC LIMIT 1) r ON true
- WHERE s.active AND coalesce(o.enabled, true)
- ORDER BY c.position, c.code, s.code"
-            ),
+            // The application's own query, with the territory's tables qualified.
+            catalog: effective
+                .replace("CROSS JOIN settings st", &format!("CROSS JOIN {q}settings st"))
+                .replace("LEFT JOIN service_overrides o", &format!("LEFT JOIN {q}service_overrides o")),
             horizon: format!(r#"SELECT "settings"."booking_horizon_days" FROM {q}"settings" LIMIT $1"#),
             candidates: format!(
                 "SELECT p.id, p.buffer_minutes FROM {q}pros p JOIN {q}pro_offerings o ON o.pro_id = p.id

@@ -52,7 +52,10 @@ pub struct EffectiveService {
     pub min_notice_minutes: i32,
 }
 
-const EFFECTIVE_SQL: &str = "
+/// The query behind [`effective_catalog`], on the territory bound to the
+/// connection (its `settings` and `service_overrides`, unqualified); public so
+/// the binding benchmark runs exactly this text.
+pub const EFFECTIVE_SQL: &str = "
 SELECT s.code, s.category, c.name_nl AS category_nl, c.name_en AS category_en,
        coalesce(o.name_nl, s.name_nl) AS name_nl, coalesce(o.name_en, s.name_en) AS name_en,
        coalesce(o.description_nl, s.description_nl) AS description_nl,
